@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+package dev.cocosecretfs.cli;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.util.Properties;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code coco-secretfs}: mount, pack, inspect and demo. */
+@Command(name = "coco-secretfs",
+        mixinStandardHelpOptions = true,
+        versionProvider = Main.Version.class,
+        description = "Confidential-computing secrets as a directory of files named by GUID.",
+        subcommands = {
+            MountCommand.class, PackCommand.class, InspectCommand.class, DemoCommand.class,
+            CommandLine.HelpCommand.class
+        })
+public final class Main implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns the exit code. */
+    static int run(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setParameterExceptionHandler((e, ignored) -> {
+            fail(e.getCommandLine().getErr(), e.getMessage() + " (see '"
+                    + e.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
+            return CliException.EX_USAGE;
+        });
+        cl.setExecutionExceptionHandler((e, commandLine, ignored) -> {
+            if (e instanceof CliException ce) {
+                fail(commandLine.getErr(), ce.getMessage());
+                return ce.exitCode();
+            }
+            if (e instanceof CommandLine.ParameterException pe) {
+                fail(commandLine.getErr(), pe.getMessage());
+                return CliException.EX_USAGE;
+            }
+            fail(commandLine.getErr(), "internal error: " + e);
+            return CliException.EX_FAILURE;
+        });
+        return cl.execute(args);
+    }
+
+    private static void fail(PrintWriter err, String message) {
+        err.println("coco-secretfs: " + message);
+        err.flush();
+    }
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required: mount, pack, inspect or demo");
+    }
+
+    /** The version from the build. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() throws IOException {
+            Properties props = new Properties();
+            try (InputStream in = Main.class.getResourceAsStream("/coco-secretfs-version.properties")) {
+                if (in != null) {
+                    props.load(in);
+                }
+            }
+            return new String[] {"coco-secretfs " + props.getProperty("version", "unknown")};
+        }
+    }
+}

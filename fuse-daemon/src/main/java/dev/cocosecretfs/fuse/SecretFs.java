@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: Apache-2.0
+package dev.cocosecretfs.fuse;
+
+import static com.google.common.base.Preconditions.checkNotNull;
+
+import dev.cocosecretfs.platform.ErrnoException;
+import dev.cocosecretfs.secrets.Secret;
+import dev.cocosecretfs.secrets.SecretDirectory;
+import dev.cocosecretfs.table.SecretEntry;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.NoSuchFileException;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
+import jnr.ffi.Pointer;
+import jnr.ffi.types.mode_t;
+import jnr.ffi.types.off_t;
+import jnr.ffi.types.size_t;
+import ru.serce.jnrfuse.ErrorCodes;
+import ru.serce.jnrfuse.FuseFillDir;
+import ru.serce.jnrfuse.FuseStubFS;
+import ru.serce.jnrfuse.struct.FileStat;
+import ru.serce.jnrfuse.struct.FuseContext;
+import ru.serce.jnrfuse.struct.FuseFileInfo;
+import ru.serce.jnrfuse.struct.Statvfs;
+import ru.serce.jnrfuse.struct.Timespec;
+
+/**
+ * The FUSE face of a {@link SecretDirectory}: one flat directory of read-only files named by GUID.
+ * Paths come in, errno values go out; the bytes and their locking belong to the directory.
+ *
+ * <p>Only getattr, readdir, open, read, release, unlink and statfs do anything. Every operation that
+ * would create or change a secret answers {@code EPERM}: the area can be erased, never forged.
+ * Each callback catches everything and maps it to an errno; nothing is thrown into native code.
+ */
+public final class SecretFs extends FuseStubFS {
+    private static final System.Logger LOG = System.getLogger(SecretFs.class.getName());
+
+    /** Name of the filesystem, seen as {@code fuse.coco-secretfs} in /proc/self/mountinfo. */
+    public static final String FS_NAME = "coco-secretfs";
+
+    private static final int S_IFDIR = 0040000;
+    private static final int S_IFREG = 0100000;
+    private static final int O_ACCMODE = 03;
+    private static final int O_TRUNC = 01000;
+    private static final int NAME_MAX = 255;
+
+    private final SecretDirectory directory;
+    private final Ownership ownership;
+    private final long mountTime = Instant.now().getEpochSecond();
+    private final Map<Long, Secret> handles = new ConcurrentHashMap<>();
+    private final AtomicLong nextHandle = new AtomicLong(1);
+    private final CountDownLatch initialized = new CountDownLatch(1);
+
+    public SecretFs(SecretDirectory directory, Ownership ownership) {
+        this.directory = checkNotNull(directory, "directory");
+        this.ownership = checkNotNull(ownership, "ownership");
+    }
+
+    /** Counted down when the kernel's INIT request has been answered: the mount is live. */
+    public CountDownLatch initialized() {
+        return initialized;
+    }
+
+    @Override
+    protected String getFSName() {
+        return FS_NAME;
+    }
+
+    /** Marks the mount as unmounted, so that jnr-fuse's own shutdown hook does not unmount again. */
+    void forgetMount() {
+        mounted.set(false);
+    }
+
+    @Override
+    public Pointer init(Pointer conn) {
+        initialized.countDown();
+        return null;
+    }
+
+    @Override
+    public int getattr(String path, FileStat stat) {
+        try {
+            if ("/".equals(path)) {
+                fill(stat, S_IFDIR | ownership.directoryMode(), 0, 2);
+                return 0;
+            }
+            Optional<Secret> secret = lookup(path);
+            if (secret.isEmpty()) {
+                return -ErrorCodes.ENOENT();
+            }
+            fill(stat, S_IFREG | ownership.fileMode(), secret.get().length(), 1);
+            return 0;
+        } catch (Throwable t) {
+            return errno("getattr", path, t);
+        }
+    }
+
+    private void fill(FileStat stat, int mode, long size, int links) {
+        stat.st_mode.set(mode);
+        stat.st_size.set(size);
+        stat.st_nlink.set(links);
+        stat.st_uid.set(ownership.uid());
+        stat.st_gid.set(ownership.gid());
+        stat.st_blksize.set(4096);
+        stat.st_blocks.set((size + 511) / 512);
+        stat.st_atim.tv_sec.set(mountTime);
+        stat.st_mtim.tv_sec.set(mountTime);
+        stat.st_ctim.tv_sec.set(mountTime);
+    }
+
+    @Override
+    public int readdir(String path, Pointer buf, FuseFillDir filler, @off_t long offset, FuseFileInfo fi) {
+        try {
+            if (!"/".equals(path)) {
+                return lookup(path).isPresent() ? -ErrorCodes.ENOTDIR() : -ErrorCodes.ENOENT();
+            }
+            filler.apply(buf, ".", null, 0);
+            filler.apply(buf, "..", null, 0);
+            for (String name : directory.names()) {
+                if (filler.apply(buf, name, null, 0) != 0) {
+                    break;
+                }
+            }
+            return 0;
+        } catch (Throwable t) {
+            return errno("readdir", path, t);
+        }
+    }
+
+    @Override
+    public int open(String path, FuseFileInfo fi) {
+        try {
+            Optional<Secret> secret = lookup(path);
+            if (secret.isEmpty()) {
+                return -ErrorCodes.ENOENT();
+            }
+            int flags = fi.flags.get();
+            if ((flags & O_ACCMODE) != 0 || (flags & O_TRUNC) != 0) {
+                return -ErrorCodes.EPERM();
+            }
+            long handle = nextHandle.getAndIncrement();
+            handles.put(handle, secret.get());
+            fi.fh.set(handle);
+            return 0;
+        } catch (Throwable t) {
+            return errno("open", path, t);
+        }
+    }
+
+    @Override
+    public int read(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
+        try {
+            Secret secret = handles.get(fi.fh.get());
+            if (secret == null) {
+                return -ErrorCodes.EBADF();
+            }
+            if (offset < 0) {
+                return -ErrorCodes.EINVAL();
+            }
+            return directory.read(secret, offset, size, buf);
+        } catch (Throwable t) {
+            return errno("read", path, t);
+        }
+    }
+
+    @Override
+    public int release(String path, FuseFileInfo fi) {
+        handles.remove(fi.fh.get());
+        return 0;
+    }
+
+    @Override
+    public int unlink(String path) {
+        try {
+            String name = name(path);
+            if (name == null) {
+                return -ErrorCodes.ENOENT();
+            }
+            SecretEntry entry = directory.wipe(name);
+            FuseContext caller = getContext();
+            LOG.log(System.Logger.Level.INFO, "wiped secret {0} ({1} bytes at offset {2}) for pid {3} uid {4}",
+                    name, entry.dataLength(), entry.dataOffset(), caller.pid.get(), caller.uid.get());
+            return 0;
+        } catch (Throwable t) {
+            return errno("unlink", path, t);
+        }
+    }
+
+    @Override
+    public int statfs(String path, Statvfs stbuf) {
+        try {
+            stbuf.f_bsize.set(4096);
+            stbuf.f_frsize.set(4096);
+            stbuf.f_blocks.set((directory.table().tableLength() + 4095) / 4096);
+            stbuf.f_bfree.set(0);
+            stbuf.f_bavail.set(0);
+            stbuf.f_files.set(directory.size());
+            stbuf.f_ffree.set(0);
+            stbuf.f_favail.set(0);
+            stbuf.f_namemax.set(NAME_MAX);
+            return 0;
+        } catch (Throwable t) {
+            return errno("statfs", path, t);
+        }
+    }
+
+    // Everything below would create or change a secret: refused with EPERM, the mount stays up.
+
+    @Override
+    public int write(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
+        return -ErrorCodes.EPERM();
+    }
+
+    @Override
+    public int create(String path, @mode_t long mode, FuseFileInfo fi) {
+        return -ErrorCodes.EPERM();
+    }
+
+    @Override
+    public int mknod(String path, @mode_t long mode, long rdev) {
+        return -ErrorCodes.EPERM();
+    }
+
+    @Override
+    public int mkdir(String path, @mode_t long mode) {
+        return -ErrorCodes.EPERM();
+    }
+
+    @Override
+    public int rmdir(String path) {
+        return -ErrorCodes.EPERM();
+    }
+
+    @Override
+    public int rename(String oldpath, String newpath) {
+        return -ErrorCodes.EPERM();
+    }
+
+    @Override
+    public int link(String oldpath, String newpath) {
+        return -ErrorCodes.EPERM();
+    }
+
+    @Override
+    public int symlink(String oldpath, String newpath) {
+        return -ErrorCodes.EPERM();
+    }
+
+    @Override
+    public int chmod(String path, @mode_t long mode) {
+        return -ErrorCodes.EPERM();
+    }
+
+    @Override
+    public int chown(String path, long uid, long gid) {
+        return -ErrorCodes.EPERM();
+    }
+
+    @Override
+    public int truncate(String path, @off_t long size) {
+        return -ErrorCodes.EPERM();
+    }
+
+    @Override
+    public int ftruncate(String path, @off_t long size, FuseFileInfo fi) {
+        return -ErrorCodes.EPERM();
+    }
+
+    @Override
+    public int utimens(String path, Timespec[] timespec) {
+        return -ErrorCodes.EPERM();
+    }
+
+    @Override
+    public int setxattr(String path, String name, Pointer value, @size_t long size, int flags) {
+        return -ErrorCodes.EPERM();
+    }
+
+    @Override
+    public int removexattr(String path, String name) {
+        return -ErrorCodes.EPERM();
+    }
+
+    @Override
+    public int fallocate(String path, int mode, @off_t long off, @off_t long length, FuseFileInfo fi) {
+        return -ErrorCodes.EPERM();
+    }
+
+    private Optional<Secret> lookup(String path) {
+        String name = name(path);
+        return name == null ? Optional.empty() : directory.lookup(name);
+    }
+
+    /** The file name of a path directly under the root, or null for anything else. */
+    private static String name(String path) {
+        if (path == null || path.length() < 2 || path.charAt(0) != '/' || path.indexOf('/', 1) >= 0) {
+            return null;
+        }
+        return path.substring(1);
+    }
+
+    private static int errno(String op, String path, Throwable t) {
+        if (t instanceof NoSuchFileException) {
+            return -ErrorCodes.ENOENT();
+        }
+        if (t instanceof AccessDeniedException) {
+            return -ErrorCodes.EACCES();
+        }
+        if (t instanceof ErrnoException e) {
+            LOG.log(System.Logger.Level.WARNING, "{0} {1} failed: {2}", op, path, t.getMessage());
+            return -e.errno();
+        }
+        LOG.log(System.Logger.Level.WARNING, "{0} {1} failed: {2}", op, path, String.valueOf(t));
+        LOG.log(System.Logger.Level.DEBUG, "stack trace", t);
+        return -ErrorCodes.EIO();
+    }
+}

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+package dev.cocosecretfs.platform;
+
+import jnr.ffi.Pointer;
+import jnr.ffi.annotations.In;
+import jnr.ffi.annotations.Out;
+import jnr.ffi.types.off_t;
+import jnr.ffi.types.size_t;
+import jnr.ffi.types.ssize_t;
+
+/**
+ * The few C library calls the daemon makes, bound through jnr-ffi. Every call keeps errno, which
+ * {@link Native#errno()} returns.
+ */
+public interface LibC {
+    int O_RDONLY = 0;
+    int O_RDWR = 2;
+    int O_NOCTTY = 0400;
+    int O_CLOEXEC = 02000000;
+    int SEEK_END = 2;
+    int MNT_DETACH = 2;
+    int ENOTCONN = 107;
+
+    int open(String path, int flags);
+
+    int close(int fd);
+
+    /** Reads straight into native memory: the path secrets take. */
+    @ssize_t long pread(int fd, Pointer buf, @size_t long count, @off_t long offset);
+
+    /** Reads into a Java array: only for bytes that are not secret (table headers). */
+    @ssize_t long pread(int fd, @Out byte[] buf, @size_t long count, @off_t long offset);
+
+    /** Writes from a Java array: only ever zeros. */
+    @ssize_t long pwrite(int fd, @In byte[] buf, @size_t long count, @off_t long offset);
+
+    int fdatasync(int fd);
+
+    @off_t long lseek(int fd, @off_t long offset, int whence);
+
+    int prctl(int option, long arg2, long arg3, long arg4, long arg5);
+
+    int mallopt(int param, int value);
+
+    int setrlimit(int resource, @In long[] rlimit);
+
+    int getrlimit(int resource, @Out long[] rlimit);
+
+    int mlockall(int flags);
+
+    int access(String path, int mode);
+
+    int umount2(String target, int flags);
+
+    int socket(int domain, int type, int protocol);
+
+    @ssize_t long sendto(int fd, @In byte[] buf, @size_t long len, int flags, @In byte[] addr, int addrlen);
+
+    int getpid();
+
+    int geteuid();
+
+    int getuid();
+
+    int getgid();
+
+    String strerror(int errnum);
+}

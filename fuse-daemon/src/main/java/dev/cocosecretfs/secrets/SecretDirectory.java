@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+package dev.cocosecretfs.secrets;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
+
+import com.google.common.collect.ImmutableList;
+import dev.cocosecretfs.store.BackingStore;
+import dev.cocosecretfs.table.Guid;
+import dev.cocosecretfs.table.SecretEntry;
+import dev.cocosecretfs.table.SecretTable;
+import dev.cocosecretfs.table.TableFormatException;
+import java.io.IOException;
+import java.nio.file.NoSuchFileException;
+import java.util.NavigableMap;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.locks.Lock;
+import jnr.ffi.Pointer;
+
+/**
+ * The live secrets of one backing store, by name. Reads copy a secret's bytes from the store straight
+ * into a native buffer; a wipe zeroes them in the store and drops the secret.
+ *
+ * <p>Thread-safe. A read and a wipe of the same secret never interleave: each read sees the whole
+ * secret as it was before the wipe, or nothing.
+ */
+public final class SecretDirectory {
+    private static final System.Logger LOG = System.getLogger(SecretDirectory.class.getName());
+
+    private final BackingStore store;
+    private final SecretTable table;
+    private final NavigableMap<String, Secret> live = new ConcurrentSkipListMap<>();
+
+    private SecretDirectory(BackingStore store, SecretTable table) {
+        this.store = store;
+        this.table = table;
+        for (SecretEntry entry : table.live()) {
+            Secret secret = new Secret(entry);
+            live.put(secret.name(), secret);
+        }
+    }
+
+    /**
+     * Reads the table of {@code store} (only its headers) and opens the directory of its live
+     * secrets.
+     *
+     * @throws TableFormatException if the table is corrupt: nothing is exposed then
+     */
+    public static SecretDirectory open(BackingStore store) throws IOException, TableFormatException {
+        checkNotNull(store, "store");
+        SecretTable table = SecretTable.parse(store.size(), store::readMetadata);
+        if (!table.populated()) {
+            LOG.log(System.Logger.Level.INFO, "{0} holds no secret table (header GUID is not {1}): no secrets",
+                    store.describe(), SecretTable.HEADER_GUID);
+        }
+        return new SecretDirectory(store, table);
+    }
+
+    /** The table as it was parsed at open. */
+    public SecretTable table() {
+        return table;
+    }
+
+    /** Names of the live secrets, sorted. */
+    public ImmutableList<String> names() {
+        return ImmutableList.copyOf(live.keySet());
+    }
+
+    /** Number of live secrets. */
+    public int size() {
+        return live.size();
+    }
+
+    /** The live secret of that name, if any; names are lowercase GUIDs with dashes. */
+    public Optional<Secret> lookup(String name) {
+        return Optional.ofNullable(live.get(name));
+    }
+
+    /**
+     * Copies up to {@code size} bytes of the secret from {@code offset} into {@code dst}.
+     *
+     * @return bytes copied: 0 at or past the end, and 0 once the secret has been wiped
+     */
+    public int read(Secret secret, long offset, long size, Pointer dst) throws IOException {
+        checkArgument(offset >= 0, "offset %s is negative", offset);
+        Lock lock = secret.lock().readLock();
+        lock.lock();
+        try {
+            if (secret.wiped() || offset >= secret.length()) {
+                return 0;
+            }
+            int n = (int) Math.min(Math.min(size, secret.length() - offset), dst.size());
+            if (n <= 0) {
+                return 0;
+            }
+            store.readInto(secret.entry().dataOffset() + offset, dst, n);
+            return n;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Wipes the secret of that name: zeroes its data, then its GUID (its length stays, so the table
+     * still parses), then syncs the store, and only then drops it. If any step fails the secret stays
+     * and the failure is thrown: a wipe is never reported that did not happen.
+     *
+     * @return the wiped entry, for logging
+     * @throws NoSuchFileException if there is no live secret of that name
+     */
+    public SecretEntry wipe(String name) throws IOException {
+        Secret secret = live.get(name);
+        if (secret == null) {
+            throw new NoSuchFileException(name);
+        }
+        Lock lock = secret.lock().writeLock();
+        lock.lock();
+        try {
+            if (secret.wiped()) {
+                throw new NoSuchFileException(name);
+            }
+            SecretEntry entry = secret.entry();
+            store.wipe(entry.dataOffset(), entry.dataLength());
+            store.wipe(entry.offset(), Guid.BYTES);
+            store.sync();
+            secret.markWiped();
+            live.remove(name, secret);
+            return entry;
+        } finally {
+            lock.unlock();
+        }
+    }
+}

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+package dev.cocosecretfs.store;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import jnr.ffi.Pointer;
+
+/**
+ * The bytes of a secret area: a device exported by the kernel shim, or a file holding a page. Moves
+ * byte ranges and knows nothing of their format.
+ *
+ * <p>Implementations are safe for concurrent use: reads and wipes are positional.
+ */
+public interface BackingStore extends Closeable {
+
+    /** Size of the area in bytes. */
+    long size();
+
+    /**
+     * Fills {@code dst} with the bytes at {@code offset}. Only for bytes that are not secret, such as
+     * the table's headers: they land in Java memory.
+     *
+     * @throws IOException if the range cannot be read whole
+     */
+    void readMetadata(long offset, ByteBuffer dst) throws IOException;
+
+    /**
+     * Copies {@code length} bytes at {@code offset} into native memory at {@code dst}, never through
+     * Java memory.
+     *
+     * @throws IOException if the range cannot be read whole
+     */
+    void readInto(long offset, Pointer dst, int length) throws IOException;
+
+    /**
+     * Overwrites {@code length} bytes at {@code offset} with zeros.
+     *
+     * @throws IOException if the range cannot be written whole
+     */
+    void wipe(long offset, long length) throws IOException;
+
+    /** Makes earlier wipes durable: on the disk for a file, in memory for the device. */
+    void sync() throws IOException;
+
+    /** Where the bytes live, for messages. */
+    String describe();
+
+    @Override
+    void close() throws IOException;
+}

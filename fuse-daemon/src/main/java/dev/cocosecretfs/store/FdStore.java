@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: Apache-2.0
+package dev.cocosecretfs.store;
+
+import static com.google.common.base.Preconditions.checkArgument;
+import static com.google.common.base.Preconditions.checkNotNull;
+
+import dev.cocosecretfs.platform.ErrnoException;
+import dev.cocosecretfs.platform.LibC;
+import dev.cocosecretfs.platform.Native;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.concurrent.atomic.AtomicBoolean;
+import jnr.ffi.Pointer;
+
+/**
+ * A store on an open file descriptor, read and written with pread and pwrite so that concurrent
+ * callers need no lock. Secrets go from the descriptor straight into native memory.
+ */
+abstract sealed class FdStore implements BackingStore permits FileStore, DeviceStore {
+    private static final int EINTR = 4;
+    private static final int EACCES = 13;
+    private static final int EROFS = 30;
+    private static final int EPERM = 1;
+    private static final byte[] ZEROS = new byte[4096];
+
+    private final LibC libc = Native.libc();
+    private final Path path;
+    private final int fd;
+    private final boolean writable;
+    private final long size;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    FdStore(Path path) throws IOException {
+        this.path = checkNotNull(path, "path");
+        int rw = libc.open(path.toString(), LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOCTTY);
+        if (rw < 0 && isDenied(Native.errno())) {
+            int ro = libc.open(path.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC | LibC.O_NOCTTY);
+            if (ro < 0) {
+                throw failure("open", Native.errno());
+            }
+            this.fd = ro;
+            this.writable = false;
+        } else if (rw < 0) {
+            throw failure("open", Native.errno());
+        } else {
+            this.fd = rw;
+            this.writable = true;
+        }
+        long end = libc.lseek(fd, 0, LibC.SEEK_END);
+        if (end < 0) {
+            IOException e = failure("lseek", Native.errno());
+            libc.close(fd);
+            throw e;
+        }
+        this.size = end;
+    }
+
+    /**
+     * Checks that {@code path} names something a store can open, with the exception a user should
+     * see when it does not.
+     */
+    static BasicFileAttributes attributes(Path path) throws IOException {
+        if (!Files.exists(path)) {
+            throw new NoSuchFileException(path.toString(), null, "no such file or device");
+        }
+        BasicFileAttributes attrs = Files.readAttributes(path, BasicFileAttributes.class);
+        if (attrs.isDirectory()) {
+            throw new FileSystemException(path.toString(), null, "is a directory, not a page or device");
+        }
+        return attrs;
+    }
+
+    private static boolean isDenied(int errno) {
+        return errno == EACCES || errno == EROFS || errno == EPERM;
+    }
+
+    private IOException failure(String call, int errno) {
+        String what = call + " " + path;
+        if (errno == EACCES || errno == EPERM) {
+            return new AccessDeniedException(path.toString(), null, call + ": " + Native.describe(errno));
+        }
+        return new ErrnoException(what, errno);
+    }
+
+    @Override
+    public final long size() {
+        return size;
+    }
+
+    /** True if the store was opened for writing, so that wipes can succeed. */
+    public final boolean writable() {
+        return writable;
+    }
+
+    @Override
+    public final void readMetadata(long offset, ByteBuffer dst) throws IOException {
+        byte[] bytes = new byte[dst.remaining()];
+        int done = 0;
+        while (done < bytes.length) {
+            byte[] chunk = done == 0 ? bytes : new byte[bytes.length - done];
+            long n = libc.pread(fd, chunk, chunk.length, offset + done);
+            if (n < 0) {
+                int errno = Native.errno();
+                if (errno == EINTR) {
+                    continue;
+                }
+                throw failure("pread", errno);
+            }
+            if (n == 0) {
+                throw shortRange("read", offset, bytes.length, done);
+            }
+            if (chunk != bytes) {
+                System.arraycopy(chunk, 0, bytes, done, (int) n);
+            }
+            done += (int) n;
+        }
+        dst.put(bytes);
+    }
+
+    @Override
+    public final void readInto(long offset, Pointer dst, int length) throws IOException {
+        checkArgument(length >= 0 && length <= dst.size(), "length %s does not fit the buffer", length);
+        int done = 0;
+        while (done < length) {
+            long n = libc.pread(fd, dst.slice(done), length - done, offset + done);
+            if (n < 0) {
+                int errno = Native.errno();
+                if (errno == EINTR) {
+                    continue;
+                }
+                throw failure("pread", errno);
+            }
+            if (n == 0) {
+                throw shortRange("read", offset, length, done);
+            }
+            done += (int) n;
+        }
+    }
+
+    @Override
+    public final void wipe(long offset, long length) throws IOException {
+        checkArgument(offset >= 0 && length >= 0 && offset + length <= size,
+                "range %s+%s is outside the %s-byte area", offset, length, size);
+        if (!writable) {
+            throw new ErrnoException("wipe " + path + " (opened read-only)", EROFS);
+        }
+        long done = 0;
+        while (done < length) {
+            int chunk = (int) Math.min(ZEROS.length, length - done);
+            long n = libc.pwrite(fd, ZEROS, chunk, offset + done);
+            if (n < 0) {
+                int errno = Native.errno();
+                if (errno == EINTR) {
+                    continue;
+                }
+                throw failure("pwrite", errno);
+            }
+            if (n == 0) {
+                throw shortRange("write", offset, length, done);
+            }
+            done += n;
+        }
+    }
+
+    /** fdatasync on the descriptor. */
+    final void fdatasync() throws IOException {
+        if (libc.fdatasync(fd) != 0) {
+            throw failure("fdatasync", Native.errno());
+        }
+    }
+
+    private IOException shortRange(String op, long offset, long length, long done) {
+        return new ErrnoException("could not " + op + " " + length + " bytes at offset " + offset + " of " + path
+                + " (only " + done + "; was it truncated?)", 5 /* EIO */);
+    }
+
+    @Override
+    public final String describe() {
+        return path.toString();
+    }
+
+    @Override
+    public final void close() throws IOException {
+        if (closed.compareAndSet(false, true) && libc.close(fd) != 0) {
+            throw failure("close", Native.errno());
+        }
+    }
+}

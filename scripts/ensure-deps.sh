@@ -1,0 +1,75 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+#
+# Makes sure this Debian machine has what a make target needs.
+# Usage: ensure-deps.sh GROUP...   (groups: build, fuse, vm, bench, deb)
+# As root, missing packages are installed with apt-get; otherwise the one
+# command that would install them is printed and the script fails.
+set -eu
+
+need=""
+want() { # want PACKAGE TEST-COMMAND...
+	pkg=$1; shift
+	if ! "$@" >/dev/null 2>&1; then
+		need="$need $pkg"
+	fi
+}
+has_java17() {
+	command -v javac >/dev/null 2>&1 || return 1
+	v=$(javac -version 2>&1 | sed -n 's/^javac \([0-9][0-9]*\).*/\1/p')
+	[ "${v:-0}" -ge 17 ]
+}
+kernel_pkgs_present() {
+	ls /boot/vmlinuz-*-amd64 >/dev/null 2>&1 &&
+		ls -d /lib/modules/*-amd64/build >/dev/null 2>&1
+}
+
+for group in "$@"; do
+	case $group in
+	build)
+		want openjdk-17-jdk-headless has_java17
+		want curl command -v curl
+		want make command -v make
+		;;
+	fuse)
+		want fuse command -v fusermount
+		want libfuse2 sh -c 'ldconfig -p | grep -q "libfuse.so.2 "'
+		want util-linux command -v setpriv
+		;;
+	vm)
+		want qemu-system-x86 command -v qemu-system-x86_64
+		want busybox-static sh -c 'dpkg-query -W -f="${Status}" busybox-static | grep -q "ok installed"'
+		want build-essential command -v gcc
+		want sparse command -v sparse
+		want cpio command -v cpio
+		want kmod command -v modinfo
+		want "linux-image-amd64 linux-headers-amd64" kernel_pkgs_present
+		;;
+	bench)
+		want build-essential command -v gcc
+		want pkg-config command -v pkg-config
+		want libfuse-dev test -f /usr/include/fuse/fuse.h
+		want bindfs command -v bindfs
+		;;
+	deb)
+		want dpkg-dev command -v dpkg-deb
+		;;
+	*)
+		echo "ensure-deps: unknown group '$group'" >&2
+		exit 64
+		;;
+	esac
+done
+
+[ -z "$need" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "coco-secretfs: missing packages; run: sudo apt-get install -y$need" >&2
+	exit 1
+fi
+echo "ensure-deps: installing$need" >&2
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y -q --no-install-recommends $need >/dev/null 2>&1; then
+	apt-get update -q >/dev/null
+	apt-get install -y -q --no-install-recommends $need >/dev/null
+fi
