@@ -1,0 +1,347 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The kernel shim, proven in a VM (QEMU, TCG only: never KVM here).
+#
+#   bash vm-test/run.sh [PHASE...]      phases: 1 2 (default: both)
+#
+# Host: builds kernel-shim/ against Debian's kernel headers (W=1 + sparse, must be
+# silent), a static probe for the guest, the secret page, and a busybox initramfs.
+#   phase 1  the device itself: loads, refusals, reads, seeks, erase-only writes.
+#   phase 2  the real thing: the host's Java runs the project jar in the guest
+#            (host root over 9p, read-only) with its default backing /dev/coco_secret;
+#            ls, cat, rm on the FUSE mount; SIGTERM.
+# After each guest powers off, the host reads the page from the guest's RAM (a
+# memory-backend-file) and compares it byte for byte with what must be there.
+#
+# Prints one PASS/FAIL line per check and ends with "N passed, M failed"; exits 1
+# if anything failed. Artefacts and console logs are in vm-test/out/.
+#
+# Environment: KVER (default: the newest /lib/modules/*/build with a /boot/vmlinuz),
+# VM_SMP (2), VM_TIMEOUT1 (60 s), VM_TIMEOUT2 (150 s).
+
+set -u
+set -o pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+OUT=$HERE/out
+JAR=$ROOT/fuse-daemon/target/coco-secretfs.jar
+PHYS=0x10000000
+SIZE=4096
+SMP=${VM_SMP:-2}
+T1=${VM_TIMEOUT1:-60}
+T2=${VM_TIMEOUT2:-150}
+PASS_CODE=85  # (0x2a << 1) | 1, what QEMU exits with when the guest writes 0x2a
+START=$SECONDS
+
+passed=0
+failed=0
+pass() { echo "PASS: $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+summary() {
+	echo "vm-test: $((SECONDS - START)) s"
+	echo "$passed passed, $failed failed"
+	[ "$failed" = 0 ]
+	exit
+}
+# Fatal: nothing after this step can run.
+stop() {
+	fail "$*"
+	summary
+}
+
+phases=${*:-1 2}
+
+# ---------------------------------------------------------------- prerequisites
+for tool in qemu-system-x86_64 gcc make cpio sparse timeout od cmp; do
+	command -v $tool >/dev/null ||
+		stop "tool '$tool' present (install with: sh scripts/ensure-deps.sh vm)"
+done
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' &&
+	[ -x /bin/busybox ] ||
+	stop "a static busybox at /bin/busybox (install with: sh scripts/ensure-deps.sh vm)"
+
+if [ -z "${KVER:-}" ]; then
+	for d in $(ls -d /lib/modules/*/build 2>/dev/null | sort -V); do
+		v=$(basename "$(dirname "$d")")
+		[ -f "/boot/vmlinuz-$v" ] && [ -f "$d/Makefile" ] && KVER=$v
+	done
+fi
+[ -n "${KVER:-}" ] ||
+	stop "a Debian kernel with headers (linux-image-amd64 linux-headers-amd64)"
+KDIR=/lib/modules/$KVER/build
+MODDIR=/lib/modules/$KVER
+echo "vm-test: kernel $KVER, $SMP vCPU(s), TCG"
+
+rm -rf "$OUT"
+mkdir -p "$OUT/build" "$OUT/initramfs"
+
+# ---------------------------------------------------------------- the module
+# Built from a copy, so that a developer's own build in kernel-shim/ is left alone.
+cp "$ROOT"/kernel-shim/{Kbuild,Makefile,coco_secret_shim.c} "$OUT/build/"
+if make -C "$OUT/build" KDIR="$KDIR" check >"$OUT/build.log" 2>&1; then
+	pass "module builds against $KVER with W=1 and sparse (C=2), no warnings"
+else
+	sed 's/^/  /' "$OUT/build.log"
+	stop "module builds against $KVER with W=1 and sparse (C=2), no warnings"
+fi
+if gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/probe" "$HERE/guest/probe.c" 2>"$OUT/probe.log"; then
+	pass "guest probe builds"
+else
+	cat "$OUT/probe.log"
+	stop "guest probe builds"
+fi
+
+# ---------------------------------------------------------------- the page
+# Secrets: GUID and data. The second one is the one phase 2 removes, so that the
+# bytes on both sides of it prove untouched.
+GUIDS=(736869e5-84f0-4973-92ec-06879ce3da0b
+	2cf13667-ea72-4013-9dd6-155e89c5a28f
+	e6f5a162-d67f-4750-a67c-5d065f2a9910)
+REMOVE_GUID=${GUIDS[1]}
+SECRETS=$OUT/initramfs/coco/secrets
+mkdir -p "$SECRETS"
+printf 'vm-test LUKS passphrase: stapled horse battery\0' >"$SECRETS/${GUIDS[0]}"
+printf 'test secret' >"$SECRETS/${GUIDS[1]}"
+printf '{"kid-vm-test":"c2VjcmV0IGtleSBieXRlcyBmb3IgdGhlIFZNIHRlc3Q="}' >"$SECRETS/${GUIDS[2]}"
+
+# GUID text -> its 16 bytes as printf escapes, EFI mixed-endian (first three
+# fields little-endian).
+guid_escapes() {
+	local h=${1//-/} out="" i
+	for i in 6 4 2 0 10 8 14 12 16 18 20 22 24 26 28 30; do
+		out+="\\x${h:i:2}"
+	done
+	printf '%s' "$out"
+}
+u32_escapes() {
+	printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) \
+		$(($1 >> 16 & 255)) $(($1 >> 24 & 255))
+}
+# The harness's own packer, used until the project's jar exists.
+shell_pack() { # shell_pack OUT SIZE GUID=@FILE...
+	local out=$1 size=$2 total=20 arg f
+	shift 2
+	for arg; do
+		total=$((total + 20 + $(wc -c <"${arg#*=@}")))
+	done
+	{
+		printf "$(guid_escapes 1e74f542-71dd-4d66-963e-ef4287ff173b)$(u32_escapes $total)"
+		for arg; do
+			f=${arg#*=@}
+			printf "$(guid_escapes "${arg%%=@*}")$(u32_escapes $((20 + $(wc -c <"$f"))))"
+			cat "$f"
+		done
+	} >"$out.tmp"
+	[ "$(wc -c <"$out.tmp")" -le "$size" ] || return 1
+	cp "$out.tmp" "$out" && rm "$out.tmp" && truncate -s "$size" "$out"
+}
+u32_at() { od -An -tu4 --endian=little -j "$2" -N4 "$1" | tr -d ' '; }
+hex_at() { od -An -tx1 -v -j "$2" -N "$3" "$1" | tr -d ' \n'; }
+guid_hex() { guid_escapes "$1" | sed 's/\\x//g'; }
+# Entry offset of GUID in PAGE, walking the table as efi_secret does.
+entry_offset() {
+	local page=$1 want=$(guid_hex "$2") total off=20 len
+	total=$(u32_at "$page" 16)
+	while [ $((off + 20)) -le "$total" ]; do
+		len=$(u32_at "$page" $((off + 16)))
+		[ "$len" -ge 20 ] || return 1
+		if [ "$(hex_at "$page" $off 16)" = "$want" ]; then
+			echo $off
+			return 0
+		fi
+		off=$((off + len))
+	done
+	return 1
+}
+# zero_range FILE OFF LEN: overwrite bytes in place with zeros.
+zero_range() {
+	dd if=/dev/zero of="$1" bs=1 seek="$2" count="$3" conv=notrunc status=none
+}
+
+PAGE=$OUT/initramfs/coco/page.bin
+pack_args=()
+for g in "${GUIDS[@]}"; do pack_args+=("$g=@$SECRETS/$g"); done
+if [ -f "$JAR" ]; then
+	if java -jar "$JAR" pack --out "$PAGE" --size $SIZE "${pack_args[@]}" >"$OUT/pack.log" 2>&1 &&
+		[ "$(wc -c <"$PAGE")" = $SIZE ]; then
+		pass "page packed by coco-secretfs pack"
+	else
+		cat "$OUT/pack.log"
+		stop "page packed by coco-secretfs pack"
+	fi
+else
+	echo "vm-test: $JAR not built; the page comes from the harness's own packer"
+	shell_pack "$PAGE" $SIZE "${pack_args[@]}" || stop "page packed by the harness"
+	pass "page packed by the harness"
+fi
+[ "$(hex_at "$PAGE" 0 16)" = "$(guid_hex 1e74f542-71dd-4d66-963e-ef4287ff173b)" ] ||
+	stop "the page starts with the table header GUID"
+OFFS=()
+for g in "${GUIDS[@]}"; do
+	o=$(entry_offset "$PAGE" "$g") || stop "the page holds an entry for $g"
+	OFFS+=("$o")
+done
+
+# Phase 1 erases 7 bytes inside the first secret's data (neighbours non-zero) and
+# the last 8 bytes of the page (a write across the end).
+ERASE_OFF=$((OFFS[0] + 20 + 3))
+ERASE_LEN=7
+cp "$PAGE" "$OUT/initramfs/coco/phase1-expected.bin"
+zero_range "$OUT/initramfs/coco/phase1-expected.bin" $ERASE_OFF $ERASE_LEN
+zero_range "$OUT/initramfs/coco/phase1-expected.bin" $((SIZE - 8)) 8
+# Phase 2 removes the second secret: its GUID and data become zero, its length stays.
+RM_OFF=${OFFS[1]}
+RM_LEN=$(u32_at "$PAGE" $((RM_OFF + 16)))
+cp "$PAGE" "$OUT/initramfs/coco/phase2-expected.bin"
+zero_range "$OUT/initramfs/coco/phase2-expected.bin" "$RM_OFF" 16
+zero_range "$OUT/initramfs/coco/phase2-expected.bin" $((RM_OFF + 20)) $((RM_LEN - 20))
+cp "$PAGE" "$OUT/page.bin"
+
+# ---------------------------------------------------------------- the initramfs
+IRD=$OUT/initramfs
+mkdir -p "$IRD"/{bin,proc,sys,dev,tmp,coco/modules}
+cp /bin/busybox "$IRD/bin/busybox"
+cp "$HERE/guest/init" "$IRD/init"
+chmod 755 "$IRD/init"
+cp "$OUT/build/coco_secret_shim.ko" "$OUT/probe" "$IRD/coco/"
+
+# Modules for FUSE and 9p over virtio, with their dependencies first (modules.dep).
+declare -A seen=()
+add_module() { # add_module kernel/path/x.ko
+	local m=$1 dep
+	[ -n "${seen[$m]:-}" ] && return
+	seen[$m]=1
+	for dep in $(sed -n "s|^$m: *||p" "$MODDIR/modules.dep"); do
+		add_module "$dep"
+	done
+	cp "$MODDIR/$m" "$IRD/coco/modules/" || return 1
+	basename "$m" >>"$IRD/coco/modules.order"
+}
+: >"$IRD/coco/modules.order"
+for name in fuse 9p 9pnet_virtio virtio_pci; do
+	m=$(grep -o "^kernel/[^:]*/$name\.ko[^:]*" "$MODDIR/modules.dep" | head -n1)
+	[ -n "$m" ] && add_module "$m" || stop "module $name of $KVER found"
+done
+if grep -q '\.ko\.' "$IRD/coco/modules.order"; then
+	stop "kernel modules are uncompressed (busybox insmod needs plain .ko)"
+fi
+
+JAVA=$(readlink -f "$(command -v java 2>/dev/null)" 2>/dev/null || true)
+cat >"$IRD/coco/conf" <<EOF
+PHYS=$PHYS
+SIZE=$SIZE
+ERASE_OFF=$ERASE_OFF
+ERASE_LEN=$ERASE_LEN
+JAR='$JAR'
+JAVA='$JAVA'
+ALL_GUIDS='$(printf '%s\n' "${GUIDS[@]}" | sort | tr '\n' ' ')'
+KEPT_GUIDS='$(printf '%s\n' "${GUIDS[@]}" | grep -v "$REMOVE_GUID" | sort | tr '\n' ' ')'
+REMOVE_GUID=$REMOVE_GUID
+EOF
+(cd "$IRD" && find . | cpio -o -H newc --quiet) >"$OUT/initramfs.cpio" ||
+	stop "initramfs built"
+pass "initramfs built ($(wc -l <"$IRD/coco/modules.order") modules)"
+
+# ---------------------------------------------------------------- the VM
+# run_vm PHASE TIMEOUT [QEMU ARGS...]: boots the guest; its RAM is a file in
+# /dev/shm so that the host can read the page after it powers off. Sets VM_RC.
+RAM=/dev/shm/coco-vm-test.$$.ram
+cleanup() { rm -f "$RAM"; }
+trap cleanup EXIT
+run_vm() {
+	local phase=$1 limit=$2 log=$OUT/console-$1.log t0=$SECONDS
+	shift 2
+	rm -f "$RAM"
+	timeout -k 5 "$limit" qemu-system-x86_64 \
+		-accel tcg -machine pc,memory-backend=ram -m 1G -smp "$SMP" \
+		-object memory-backend-file,id=ram,size=1G,mem-path="$RAM",share=on \
+		-nodefaults -no-user-config -display none -no-reboot \
+		-serial file:"$log" \
+		-kernel "/boot/vmlinuz-$KVER" -initrd "$OUT/initramfs.cpio" \
+		-append "console=ttyS0 quiet panic=-1 memmap=4K\$$PHYS cocophase=$phase" \
+		-device loader,file="$OUT/page.bin",addr=$PHYS,force-raw=on \
+		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+		"$@" >"$OUT/qemu-$phase.log" 2>&1
+	VM_RC=$?
+	echo "vm-test: phase $phase guest ran $((SECONDS - t0)) s (QEMU exit $VM_RC)"
+}
+# report_vm PHASE EXPECTED-PAGE: the guest's own checks, its verdict, then the page
+# as it is in the guest's physical memory.
+report_vm() {
+	local phase=$1 expected=$2 log=$OUT/console-$1.log what
+	touch "$log"
+	tr -d '\r' <"$log" | grep -a -E '^GUEST-(PASS|FAIL) ' | while read -r verdict name; do
+		[ "$verdict" = GUEST-PASS ] && echo "PASS: phase $phase: $name" ||
+			echo "FAIL: phase $phase: $name"
+	done >"$OUT/guest-$phase.results"
+	cat "$OUT/guest-$phase.results"
+	passed=$((passed + $(grep -c '^PASS' "$OUT/guest-$phase.results")))
+	failed=$((failed + $(grep -c '^FAIL' "$OUT/guest-$phase.results")))
+
+	case $VM_RC in
+	$PASS_CODE) what="" ;;
+	124 | 137) what=" (timed out after the limit; hang?)" ;;
+	0) what=" (the guest rebooted or powered off without a verdict; panic?)" ;;
+	*) what=" (QEMU exit $VM_RC)" ;;
+	esac
+	if [ -z "$what" ]; then
+		pass "phase $phase: guest finished and reported success"
+	else
+		fail "phase $phase: guest finished and reported success$what"
+		echo "---- tail of $log"
+		tail -n 40 "$log" | sed 's/^/  | /'
+		[ -s "$OUT/qemu-$phase.log" ] && sed 's/^/  qemu: /' "$OUT/qemu-$phase.log"
+		echo "----"
+	fi
+
+	if [ -f "$RAM" ]; then
+		dd if="$RAM" of="$OUT/pmem-$phase.bin" bs=4096 skip=$((PHYS / 4096)) count=1 status=none
+		if cmp -s "$OUT/pmem-$phase.bin" "$expected"; then
+			pass "phase $phase: guest physical memory at $PHYS holds exactly the expected page"
+		else
+			fail "phase $phase: guest physical memory at $PHYS holds exactly the expected page"
+			cmp -l "$OUT/pmem-$phase.bin" "$expected" | head -n 10 | sed 's/^/  offset(1-based) got(octal) want(octal): /'
+		fi
+	else
+		fail "phase $phase: guest RAM file readable after power-off"
+	fi
+	rm -f "$RAM"
+}
+
+for phase in $phases; do
+	case $phase in
+	1)
+		run_vm 1 "$T1"
+		report_vm 1 "$OUT/initramfs/coco/phase1-expected.bin"
+		;;
+	2)
+		if [ ! -f "$JAR" ]; then
+			fail "phase 2: $JAR exists (build it first: make build)"
+			continue
+		fi
+		if [ -z "$JAVA" ]; then
+			fail "phase 2: a java on the host to share with the guest"
+			continue
+		fi
+		run_vm 2 "$T2" \
+			-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
+		report_vm 2 "$OUT/initramfs/coco/phase2-expected.bin"
+		# The removed entry, spelled out: GUID and data zero, length kept.
+		if [ -f "$OUT/pmem-2.bin" ]; then
+			p=$OUT/pmem-2.bin
+			if [ "$(hex_at "$p" "$RM_OFF" 16)" = "00000000000000000000000000000000" ] &&
+				[ "$(hex_at "$p" $((RM_OFF + 20)) $((RM_LEN - 20)) | tr -d 0)" = "" ] &&
+				[ "$(u32_at "$p" $((RM_OFF + 16)))" = "$RM_LEN" ]; then
+				pass "phase 2: removed entry at $RM_OFF: GUID and $((RM_LEN - 20)) data bytes zero, length $RM_LEN kept"
+			else
+				fail "phase 2: removed entry at $RM_OFF: GUID and $((RM_LEN - 20)) data bytes zero, length $RM_LEN kept"
+			fi
+		fi
+		;;
+	*) fail "unknown phase '$phase' (phases: 1 2)" ;;
+	esac
+done
+
+summary
