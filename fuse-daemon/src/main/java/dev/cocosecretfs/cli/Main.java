@@ -27,7 +27,14 @@ public final class Main implements Runnable {
 
     /** Runs the command line and returns the exit code. */
     static int run(String... args) {
+        return run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args);
+    }
+
+    /** Runs the command line with the given output streams and returns the exit code. */
+    static int run(PrintWriter out, PrintWriter err, String... args) {
         CommandLine cl = new CommandLine(new Main());
+        cl.setOut(out);
+        cl.setErr(err);
         cl.setParameterExceptionHandler((e, ignored) -> {
             fail(e.getCommandLine().getErr(), e.getMessage() + " (see '"
                     + e.getCommandLine().getCommandSpec().qualifiedName() + " --help')");

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: Apache-2.0
+package dev.cocosecretfs.fuse;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class OwnershipTest {
+    @ParameterizedTest(name = "files {0} give a directory of {1}")
+    @CsvSource({"0440, 0750", "0400, 0700", "0444, 0755", "0000, 0200", "0640, 0750", "0004, 0205"})
+    void directoryModeFollowsTheFiles(String file, String dir) {
+        assertThat(Integer.toOctalString(new Ownership(0, 0, Integer.parseInt(file, 8)).directoryMode()))
+                .isEqualTo(Integer.toOctalString(Integer.parseInt(dir, 8)));
+    }
+
+    @ParameterizedTest
+    @CsvSource({"-1, 0, 0440", "0, -1, 0440", "0, 0, 01440", "4294967295, 0, 0440"})
+    void rejectsOutOfRange(long uid, long gid, String mode) {
+        assertThatThrownBy(() -> new Ownership(uid, gid, Integer.parseInt(mode, 8)))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+}

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: Apache-2.0
+package dev.cocosecretfs.secrets;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.cocosecretfs.store.BackingStore;
+import dev.cocosecretfs.store.Stores;
+import dev.cocosecretfs.table.Guid;
+import dev.cocosecretfs.table.SecretTable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import jnr.ffi.Memory;
+import jnr.ffi.Pointer;
+import jnr.ffi.Runtime;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SecretDirectoryTest {
+    static final String A = "736869e5-84f0-4973-92ec-06879ce3da0b";
+    static final String B = "e6f5a162-d67f-4750-a67c-5d065f2a9910";
+
+    @TempDir
+    Path tmp;
+
+    Path page;
+    BackingStore store;
+    SecretDirectory directory;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        Map<Guid, ByteBuffer> secrets = new LinkedHashMap<>();
+        secrets.put(Guid.parse(A), ByteBuffer.wrap("passphrase-one".getBytes(StandardCharsets.US_ASCII)));
+        secrets.put(Guid.parse(B), ByteBuffer.wrap("{\"k\":\"v\"}".getBytes(StandardCharsets.US_ASCII)));
+        page = tmp.resolve("page.bin");
+        Files.write(page, SecretTable.write(secrets, 4096));
+        store = Stores.open(page);
+        directory = SecretDirectory.open(store);
+    }
+
+    @AfterEach
+    void tearDown() throws IOException {
+        store.close();
+    }
+
+    private static String read(SecretDirectory dir, Secret s, long offset, long size) throws IOException {
+        Pointer buf = Memory.allocateDirect(Runtime.getSystemRuntime(), 64);
+        int n = dir.read(s, offset, size, buf);
+        byte[] out = new byte[n];
+        buf.get(0, out, 0, n);
+        return new String(out, StandardCharsets.US_ASCII);
+    }
+
+    @Test
+    void listsAndReadsTheLiveSecrets() throws Exception {
+        assertThat(directory.names()).containsExactly(A, B);
+        Secret a = directory.lookup(A).orElseThrow();
+        assertThat(a.length()).isEqualTo(14);
+        assertThat(read(directory, a, 0, 4096)).isEqualTo("passphrase-one");
+    }
+
+    @Test
+    void readsClampOffsetAndSize() throws Exception {
+        Secret a = directory.lookup(A).orElseThrow();
+        assertThat(read(directory, a, 11, 100)).isEqualTo("one");
+        assertThat(read(directory, a, 3, 2)).isEqualTo("sp");
+        assertThat(read(directory, a, 14, 10)).isEmpty();
+        assertThat(read(directory, a, Long.MAX_VALUE, 10)).isEmpty();
+        assertThat(read(directory, a, 0, 0)).isEmpty();
+    }
+
+    @Test
+    void wipeZeroesDataAndGuidOnlyAndDropsTheSecret() throws Exception {
+        byte[] before = Files.readAllBytes(page);
+        Secret a = directory.lookup(A).orElseThrow();
+
+        directory.wipe(A);
+
+        byte[] after = Files.readAllBytes(page);
+        for (int i = 0; i < before.length; i++) {
+            boolean wiped = (i >= 20 && i < 36) || (i >= 40 && i < 54);
+            assertThat(after[i]).as("byte %d", i).isEqualTo(wiped ? 0 : before[i]);
+        }
+        assertThat(directory.names()).containsExactly(B);
+        assertThat(directory.lookup(A)).isEmpty();
+        assertThat(read(directory, a, 0, 100)).as("a handle opened before the wipe reads empty").isEmpty();
+        assertThat(SecretDirectory.open(store).names()).containsExactly(B);
+    }
+
+    @Test
+    void wipingTwiceOrAnUnknownNameIsNoSuchFile() throws Exception {
+        directory.wipe(A);
+        assertThatThrownBy(() -> directory.wipe(A)).isInstanceOf(NoSuchFileException.class);
+        assertThatThrownBy(() -> directory.wipe("nope")).isInstanceOf(NoSuchFileException.class);
+    }
+
+    @Test
+    void aFailedWipeKeepsTheSecret() throws Exception {
+        try (BackingStore readOnly = openAsReadOnly()) {
+            SecretDirectory dir = SecretDirectory.open(readOnly);
+            assertThatThrownBy(() -> dir.wipe(A)).isInstanceOf(IOException.class);
+            assertThat(dir.names()).containsExactly(A, B);
+        }
+    }
+
+    /** A store whose wipes fail, as a read-only page's do. */
+    private BackingStore openAsReadOnly() throws IOException {
+        return new BackingStore() {
+            @Override
+            public long size() {
+                return store.size();
+            }
+
+            @Override
+            public void readMetadata(long offset, ByteBuffer dst) throws IOException {
+                store.readMetadata(offset, dst);
+            }
+
+            @Override
+            public void readInto(long offset, Pointer dst, int length) throws IOException {
+                store.readInto(offset, dst, length);
+            }
+
+            @Override
+            public void wipe(long offset, long length) throws IOException {
+                throw new java.nio.file.AccessDeniedException(page.toString());
+            }
+
+            @Override
+            public void sync() {}
+
+            @Override
+            public String describe() {
+                return "read-only " + page;
+            }
+
+            @Override
+            public void close() {}
+        };
+    }
+}
