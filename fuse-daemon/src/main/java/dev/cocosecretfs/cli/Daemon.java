@@ -55,7 +55,7 @@ final class Daemon {
             } catch (IOException e) {
                 throw new CliException(CliException.EX_FAILURE, "mount point " + mountPoint + ": " + e.getMessage());
             }
-            LOG.log(System.Logger.Level.INFO, "mounted {0} secrets from {1} at {2}", directory.size(),
+            LOG.log(System.Logger.Level.INFO, "mounted {0} secrets from {1} at {2}", String.valueOf(directory.size()),
                     store.describe(), mount.mountPoint());
             SystemdNotify.ready("mounted " + directory.size() + " secrets at " + mount.mountPoint());
             onReady.run();

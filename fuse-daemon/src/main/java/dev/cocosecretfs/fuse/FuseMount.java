@@ -50,6 +50,8 @@ public final class FuseMount {
         List<String> options = new ArrayList<>(List.of(
                 "-o", "direct_io", // no page cache: a secret's bytes stay out of kernel memory
                 "-o", "default_permissions", // the kernel enforces the files' modes
+                // Unlink an open file for real: without it libfuse renames it to .fuse_hidden* instead.
+                "-o", "hard_remove",
                 "-o", "fsname=" + SecretFs.FS_NAME,
                 "-o", "subtype=" + SecretFs.FS_NAME));
         if (allowOther) {

@@ -15,7 +15,9 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
+import java.lang.reflect.Method;
 import jnr.ffi.Pointer;
+import jnr.ffi.Struct;
 import jnr.ffi.types.mode_t;
 import jnr.ffi.types.off_t;
 import jnr.ffi.types.size_t;
@@ -25,6 +27,7 @@ import ru.serce.jnrfuse.FuseStubFS;
 import ru.serce.jnrfuse.struct.FileStat;
 import ru.serce.jnrfuse.struct.FuseContext;
 import ru.serce.jnrfuse.struct.FuseFileInfo;
+import ru.serce.jnrfuse.struct.FuseOperations;
 import ru.serce.jnrfuse.struct.Statvfs;
 import ru.serce.jnrfuse.struct.Timespec;
 
@@ -58,6 +61,22 @@ public final class SecretFs extends FuseStubFS {
     public SecretFs(SecretDirectory directory, Ownership ownership) {
         this.directory = checkNotNull(directory, "directory");
         this.ownership = checkNotNull(ownership, "ownership");
+        // flag_nullpath_ok and flag_nopath, bits 0 and 1 of a C bitfield that jnr-fuse maps as bytes:
+        // read and release find the secret by handle, so libfuse need not build a path for them, and
+        // a file unlinked while open (hard_remove) still reaches read, which answers 0 bytes.
+        Struct.getMemory(fuseOperations).putByte(flagsOffset(fuseOperations), (byte) 0b11);
+    }
+
+    /** Offset of the flags word; jnr-ffi keeps Member.offset() in a class we cannot name. */
+    private static long flagsOffset(FuseOperations ops) {
+        try {
+            Object flags = FuseOperations.class.getField("flag_nullpath_ok").get(ops);
+            Method offset = flags.getClass().getMethod("offset");
+            offset.setAccessible(true);
+            return (Long) offset.invoke(flags);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot locate fuse_operations flags in jnr-fuse", e);
+        }
     }
 
     /** Counted down when the kernel's INIT request has been answered: the mount is live. */
@@ -115,7 +134,8 @@ public final class SecretFs extends FuseStubFS {
     @Override
     public int readdir(String path, Pointer buf, FuseFillDir filler, @off_t long offset, FuseFileInfo fi) {
         try {
-            if (!"/".equals(path)) {
+            // With flag_nopath libfuse passes no path: the root is the only directory there is.
+            if (path != null && !"/".equals(path)) {
                 return lookup(path).isPresent() ? -ErrorCodes.ENOTDIR() : -ErrorCodes.ENOENT();
             }
             filler.apply(buf, ".", null, 0);
@@ -183,7 +203,8 @@ public final class SecretFs extends FuseStubFS {
             SecretEntry entry = directory.wipe(name);
             FuseContext caller = getContext();
             LOG.log(System.Logger.Level.INFO, "wiped secret {0} ({1} bytes at offset {2}) for pid {3} uid {4}",
-                    name, entry.dataLength(), entry.dataOffset(), caller.pid.get(), caller.uid.get());
+                    name, String.valueOf(entry.dataLength()), String.valueOf(entry.dataOffset()),
+                    String.valueOf(caller.pid.get()), String.valueOf(caller.uid.get()));
             return 0;
         } catch (Throwable t) {
             return errno("unlink", path, t);
