@@ -6,8 +6,16 @@
 MVN ?= ./mvnw -B -q
 JAR := fuse-daemon/target/coco-secretfs.jar
 DEPS := scripts/ensure-deps.sh
+VERSION := $(shell sed -n 's:^  <version>\(.*\)</version>:\1:p' pom.xml | head -n 1)
 
-.PHONY: all build demo check java-check deps clean
+PREFIX ?= /usr
+DESTDIR ?=
+SYSTEMDUNITDIR ?= /lib/systemd/system
+MODULESLOADDIR ?= /usr/lib/modules-load.d
+SHAREDIR = $(PREFIX)/share/coco-secretfs
+SHIM_SOURCES = kernel-shim/coco_secret_shim.c kernel-shim/Kbuild kernel-shim/Makefile kernel-shim/dkms.conf
+
+.PHONY: all deps build demo check java-check vm-check container-check bench install deb clean
 
 all: build
 
@@ -22,9 +30,51 @@ demo: build
 
 # Unit tests, then the FUSE mount tests (*IT) against the built jar.
 java-check: deps
+	@sh $(DEPS) container
 	$(MVN) verify
 
-check: java-check
+# The kernel shim and the daemon on it, in a QEMU guest (TCG).
+vm-check: build deb
+	@sh $(DEPS) vm
+	bash vm-test/run.sh
+
+check: java-check vm-check
+
+bench: build
+	@sh $(DEPS) bench
+	bash bench/run.sh
+
+# Installs the jar, its launcher, the systemd unit and the shim's source for DKMS.
+install: build
+	install -d $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(MODULESLOADDIR) $(DESTDIR)$(PREFIX)/src/coco-secret-shim-$(VERSION) \
+		$(DESTDIR)$(PREFIX)/share/doc/coco-secretfs
+	install -m 0644 $(JAR) $(DESTDIR)$(SHAREDIR)/coco-secretfs.jar
+	install -m 0755 dist/coco-secretfs $(DESTDIR)$(PREFIX)/bin/coco-secretfs
+	install -m 0755 dist/build-cds.sh $(DESTDIR)$(SHAREDIR)/build-cds.sh
+	sed 's#/usr/bin/coco-secretfs#$(PREFIX)/bin/coco-secretfs#' systemd/coco-secretfs.service \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/coco-secretfs.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/coco-secretfs.service
+	install -m 0644 systemd/modules-load.conf $(DESTDIR)$(MODULESLOADDIR)/coco-secretfs.conf
+	install -m 0644 $(SHIM_SOURCES) $(DESTDIR)$(PREFIX)/src/coco-secret-shim-$(VERSION)/
+	sed -i 's/^PACKAGE_VERSION=.*/PACKAGE_VERSION="$(VERSION)"/' \
+		$(DESTDIR)$(PREFIX)/src/coco-secret-shim-$(VERSION)/dkms.conf
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/coco-secretfs/README.md
+	@# The class-data archive must be built where the jar will run from: here, or by the package's postinst.
+	if [ -z "$(DESTDIR)" ]; then COCO_SECRETFS_LAUNCHER=$(PREFIX)/bin/coco-secretfs COCO_SECRETFS_JAR=$(SHAREDIR)/coco-secretfs.jar \
+		sh $(SHAREDIR)/build-cds.sh $(SHAREDIR)/coco-secretfs.jar /var/cache/coco-secretfs --force; fi
+
+# A Debian package of the same; installing it enables and starts the service.
+deb: build
+	@sh $(DEPS) deb
+	rm -rf target/deb && mkdir -p target/deb/root/DEBIAN
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/target/deb/root PREFIX=/usr
+	sed 's/@VERSION@/$(VERSION)/' packaging/debian/control > target/deb/root/DEBIAN/control
+	for f in postinst prerm postrm; do \
+		sed 's/@VERSION@/$(VERSION)/' packaging/debian/$$f > target/deb/root/DEBIAN/$$f; \
+		chmod 0755 target/deb/root/DEBIAN/$$f; done
+	dpkg-deb --root-owner-group --build target/deb/root target/coco-secretfs_$(VERSION)_amd64.deb
 
 clean:
 	$(MVN) clean
+	rm -rf target

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Makes sure this Debian machine has what a make target needs.
-# Usage: ensure-deps.sh GROUP...   (groups: build, fuse, vm, bench, deb)
+# Usage: ensure-deps.sh GROUP...   (groups: build, fuse, container, vm, bench, deb)
 # As root, missing packages are installed with apt-get; otherwise the one
 # command that would install them is printed and the script fails.
 set -eu
@@ -35,6 +35,10 @@ for group in "$@"; do
 		want fuse command -v fusermount
 		want libfuse2 sh -c 'ldconfig -p | grep -q "libfuse.so.2 "'
 		want util-linux command -v setpriv
+		;;
+	container)
+		want busybox-static sh -c 'dpkg-query -W -f="${Status}" busybox-static | grep -q "ok installed"'
+		want util-linux command -v unshare
 		;;
 	vm)
 		want qemu-system-x86 command -v qemu-system-x86_64
