@@ -15,7 +15,7 @@ MODULESLOADDIR ?= /usr/lib/modules-load.d
 SHAREDIR = $(PREFIX)/share/coco-secretfs
 SHIM_SOURCES = kernel-shim/coco_secret_shim.c kernel-shim/Kbuild kernel-shim/Makefile kernel-shim/dkms.conf
 
-.PHONY: all deps build demo check java-check vm-check container-check bench install deb clean
+.PHONY: all deps build demo check java-check unit-check vm-check bench install deb clean
 
 all: build
 
@@ -38,7 +38,12 @@ vm-check: build deb
 	@sh $(DEPS) vm
 	bash vm-test/run.sh
 
-check: java-check vm-check
+# The unit as installed: systemd-analyze verify must be clean.
+unit-check: deb
+	@sh $(DEPS) systemd
+	sh systemd/verify.sh target/deb/root
+
+check: java-check unit-check vm-check
 
 bench: build
 	@sh $(DEPS) bench

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Makes sure this Debian machine has what a make target needs.
-# Usage: ensure-deps.sh GROUP...   (groups: build, fuse, container, vm, bench, deb)
+# Usage: ensure-deps.sh GROUP...   (groups: build, fuse, container, systemd, vm, bench, deb)
 # As root, missing packages are installed with apt-get; otherwise the one
 # command that would install them is printed and the script fails.
 set -eu
@@ -54,6 +54,9 @@ for group in "$@"; do
 		want pkg-config command -v pkg-config
 		want libfuse-dev test -f /usr/include/fuse/fuse.h
 		want bindfs command -v bindfs
+		;;
+	systemd)
+		want systemd command -v systemd-analyze
 		;;
 	deb)
 		want dpkg-dev command -v dpkg-deb

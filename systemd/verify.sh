@@ -5,7 +5,7 @@
 # laid it out (ExecStart pointed at the staged launcher, which verify requires to exist),
 # then prints systemd-analyze security's exposure score.
 set -eu
-root=${1:?usage: verify.sh DESTDIR}
+root=$(cd "${1:?usage: verify.sh DESTDIR}" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 sed "s#/usr/bin/coco-secretfs#$root/usr/bin/coco-secretfs#" "$root/lib/systemd/system/coco-secretfs.service" \
