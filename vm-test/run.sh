@@ -19,7 +19,7 @@
 #
 # Environment: KVER (default: the newest /lib/modules/*/build with a /boot/vmlinuz),
 # VM_SMP (2), VM_TIMEOUT1 (60 s), VM_TIMEOUT2 (150 s), VM_JAVA_OPTS (-Xint: options
-# for the guest's JVM, see below).
+# for the guest's JVM, see below), VM_APPEND (extra kernel parameters, e.g. loglevel=7).
 
 set -u
 set -o pipefail
@@ -256,6 +256,10 @@ pass "initramfs built ($(wc -l <"$IRD/coco/modules.order") modules)"
 # run_vm PHASE TIMEOUT [QEMU ARGS...]: boots the guest; its RAM is a file in
 # /dev/shm so that the host can read the page after it powers off. Sets VM_RC.
 RAM=/dev/shm/coco-vm-test.$$.ram
+if [ "$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }')" -lt 1200000 ] 2>/dev/null ||
+	[ ! -d /dev/shm ]; then
+	RAM=$OUT/guest.ram  # no room in /dev/shm: a file on disk works too, only slower
+fi
 cleanup() { rm -f "$RAM"; }
 trap cleanup EXIT
 run_vm() {
@@ -268,7 +272,7 @@ run_vm() {
 		-nodefaults -no-user-config -display none -no-reboot \
 		-serial file:"$log" \
 		-kernel "/boot/vmlinuz-$KVER" -initrd "$OUT/initramfs.cpio" \
-		-append "console=ttyS0 quiet panic=-1 memmap=4K\$$PHYS cocophase=$phase" \
+		-append "console=ttyS0 quiet panic=-1 memmap=4K\$$PHYS cocophase=$phase ${VM_APPEND:-}" \
 		-device loader,file="$OUT/page.bin",addr=$PHYS,force-raw=on \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 		"$@" >"$OUT/qemu-$phase.log" 2>&1
