@@ -35,7 +35,7 @@ java-check: deps
 
 # The kernel shim and the daemon on it, in a QEMU guest (TCG).
 vm-check: build deb
-	@sh $(DEPS) vm
+	@sh $(DEPS) build fuse vm
 	bash vm-test/run.sh
 
 # The unit as installed: systemd-analyze verify must be clean.
