@@ -4,6 +4,7 @@ package dev.cocosecretfs.fuse;
 import static com.google.common.base.Preconditions.checkNotNull;
 
 import dev.cocosecretfs.platform.ErrnoException;
+import dev.cocosecretfs.platform.ReplyMemory;
 import dev.cocosecretfs.secrets.Secret;
 import dev.cocosecretfs.secrets.SecretDirectory;
 import dev.cocosecretfs.table.SecretEntry;
@@ -25,6 +26,7 @@ import ru.serce.jnrfuse.ErrorCodes;
 import ru.serce.jnrfuse.FuseFillDir;
 import ru.serce.jnrfuse.FuseStubFS;
 import ru.serce.jnrfuse.struct.FileStat;
+import ru.serce.jnrfuse.struct.FuseBufvec;
 import ru.serce.jnrfuse.struct.FuseContext;
 import ru.serce.jnrfuse.struct.FuseFileInfo;
 import ru.serce.jnrfuse.struct.FuseOperations;
@@ -50,6 +52,7 @@ public final class SecretFs extends FuseStubFS {
     private static final int O_ACCMODE = 03;
     private static final int O_TRUNC = 01000;
     private static final int NAME_MAX = 255;
+    private static final long BUFVEC_BYTES = Struct.size(new FuseBufvec(jnr.ffi.Runtime.getSystemRuntime()));
 
     private final SecretDirectory directory;
     private final Ownership ownership;
@@ -171,8 +174,16 @@ public final class SecretFs extends FuseStubFS {
         }
     }
 
+    /**
+     * Answers a read with a buffer of our own instead of the one libfuse would malloc for {@code read}:
+     * libfuse frees either kind after replying, without clearing it, and only a buffer sized by {@link
+     * ReplyMemory} is then overwritten in full by glibc. Sets {@code *bufp} only on success; libfuse
+     * frees what it points to.
+     */
     @Override
-    public int read(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
+    public int read_buf(String path, Pointer bufp, @size_t long size, @off_t long offset, FuseFileInfo fi) {
+        Pointer vector = null;
+        Pointer data = null;
         try {
             Secret secret = handles.get(fi.fh.get());
             if (secret == null) {
@@ -181,8 +192,19 @@ public final class SecretFs extends FuseStubFS {
             if (offset < 0) {
                 return -ErrorCodes.EINVAL();
             }
-            return directory.read(secret, offset, size, buf);
+            long wanted = offset >= secret.length() ? 0 : Math.min(size, secret.length() - offset);
+            vector = ReplyMemory.allocate(BUFVEC_BYTES);
+            data = ReplyMemory.allocate(wanted);
+            FuseBufvec reply = FuseBufvec.of(vector);
+            FuseBufvec.init(reply, wanted);
+            reply.buf.mem.set(data);
+            int n = directory.read(secret, offset, wanted, data);
+            reply.buf.size.set(n);
+            bufp.putAddress(0, vector.address());
+            return n;
         } catch (Throwable t) {
+            ReplyMemory.free(data);
+            ReplyMemory.free(vector);
             return errno("read", path, t);
         }
     }

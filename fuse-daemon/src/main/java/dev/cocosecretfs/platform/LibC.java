@@ -28,13 +28,15 @@ public interface LibC {
     /** Reads straight into native memory: the path secrets take. */
     @ssize_t long pread(int fd, Pointer buf, @size_t long count, @off_t long offset);
 
-    /** Reads into a Java array: only for bytes that are not secret (table headers). */
-    @ssize_t long pread(int fd, @Out byte[] buf, @size_t long count, @off_t long offset);
-
     /** Writes from a Java array: only ever zeros. */
     @ssize_t long pwrite(int fd, @In byte[] buf, @size_t long count, @off_t long offset);
 
     int fdatasync(int fd);
+
+    /** For the buffers libfuse frees itself once a reply is sent: see {@link ReplyMemory}. */
+    Pointer malloc(@size_t long size);
+
+    void free(Pointer ptr);
 
     @off_t long lseek(int fd, @off_t long offset, int whence);
 

@@ -14,6 +14,7 @@ public final class Secret {
     private final String name;
     private final ReadWriteLock lock = new ReentrantReadWriteLock();
     private boolean wiped; // guarded by lock
+    private boolean damaged; // guarded by lock
 
     Secret(SecretEntry entry) {
         this.entry = entry;
@@ -44,5 +45,14 @@ public final class Secret {
 
     void markWiped() {
         wiped = true;
+    }
+
+    /** True once a wipe failed part-way: some of the bytes may already be zeros. */
+    boolean damaged() {
+        return damaged;
+    }
+
+    void markDamaged() {
+        damaged = true;
     }
 }

@@ -11,6 +11,9 @@ import dev.cocosecretfs.table.SecretEntry;
 import dev.cocosecretfs.table.SecretTable;
 import dev.cocosecretfs.table.TableFormatException;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
 import java.util.NavigableMap;
 import java.util.Optional;
@@ -94,6 +97,7 @@ public final class SecretDirectory {
             if (n <= 0) {
                 return 0;
             }
+            checkIntact(secret);
             store.readInto(secret.entry().dataOffset() + offset, dst, n);
             return n;
         } finally {
@@ -102,9 +106,38 @@ public final class SecretDirectory {
     }
 
     /**
+     * Refuses to read a secret whose wipe failed part-way (some of its bytes may be zeros now) or
+     * whose entry header is no longer on the page (the backing was truncated or rewritten under the
+     * mount): the reader gets an error, never bytes that are not the secret.
+     */
+    private void checkIntact(Secret secret) throws IOException {
+        if (secret.damaged()) {
+            throw new FileSystemException(store.describe(), null, "secret " + secret.name()
+                    + " may be partly wiped by a failed unlink; unlink it again");
+        }
+        checkHeader(secret.entry());
+    }
+
+    /** Checks that the page still holds the entry's GUID and length where they were at open. */
+    private void checkHeader(SecretEntry entry) throws IOException {
+        ByteBuffer header = ByteBuffer.allocate(SecretEntry.HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        store.readMetadata(entry.offset(), header);
+        header.flip();
+        Guid guid = Guid.readEfi(header);
+        long length = Integer.toUnsignedLong(header.getInt());
+        if (!guid.equals(entry.guid()) || length != entry.length()) {
+            throw new FileSystemException(store.describe(), null, "entry at offset " + entry.offset()
+                    + " no longer holds secret " + entry.guid() + " of length " + entry.length()
+                    + ": the backing changed under the mount");
+        }
+    }
+
+    /**
      * Wipes the secret of that name: zeroes its data, then its GUID (its length stays, so the table
      * still parses), then syncs the store, and only then drops it. If any step fails the secret stays
-     * and the failure is thrown: a wipe is never reported that did not happen.
+     * and the failure is thrown: a wipe is never reported that did not happen. A secret whose wipe
+     * failed reads as an error from then on, since part of it may be zeros; unlinking it again
+     * finishes the wipe. Nothing is written if the entry's header is no longer where it was.
      *
      * @return the wiped entry, for logging
      * @throws NoSuchFileException if there is no live secret of that name
@@ -121,9 +154,15 @@ public final class SecretDirectory {
                 throw new NoSuchFileException(name);
             }
             SecretEntry entry = secret.entry();
-            store.wipe(entry.dataOffset(), entry.dataLength());
-            store.wipe(entry.offset(), Guid.BYTES);
-            store.sync();
+            checkHeader(entry);
+            try {
+                store.wipe(entry.dataOffset(), entry.dataLength());
+                store.wipe(entry.offset(), Guid.BYTES);
+                store.sync();
+            } catch (IOException | RuntimeException e) {
+                secret.markDamaged();
+                throw e;
+            }
             secret.markWiped();
             live.remove(name, secret);
             return entry;

@@ -16,7 +16,9 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.concurrent.atomic.AtomicBoolean;
+import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
+import jnr.ffi.Runtime;
 
 /**
  * A store on an open file descriptor, read and written with pread and pwrite so that concurrent
@@ -100,26 +102,11 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
 
     @Override
     public final void readMetadata(long offset, ByteBuffer dst) throws IOException {
-        byte[] bytes = new byte[dst.remaining()];
-        int done = 0;
-        while (done < bytes.length) {
-            byte[] chunk = done == 0 ? bytes : new byte[bytes.length - done];
-            long n = libc.pread(fd, chunk, chunk.length, offset + done);
-            if (n < 0) {
-                int errno = Native.errno();
-                if (errno == EINTR) {
-                    continue;
-                }
-                throw failure("pread", errno);
-            }
-            if (n == 0) {
-                throw shortRange("read", offset, bytes.length, done);
-            }
-            if (chunk != bytes) {
-                System.arraycopy(chunk, 0, bytes, done, (int) n);
-            }
-            done += (int) n;
-        }
+        int length = dst.remaining();
+        Pointer scratch = Memory.allocateDirect(Runtime.getRuntime(libc), Math.max(length, 1));
+        readInto(offset, scratch, length);
+        byte[] bytes = new byte[length];
+        scratch.get(0, bytes, 0, length);
         dst.put(bytes);
     }
 
