@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: Apache-2.0
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Predicate;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * Turns the raw lines of bench/run.sh into the benchmark's table (stdout) and its JSON. Run from
+ * source: {@code java bench/Report.java RAW JSON}.
+ *
+ * <p>Every figure is a median over the interleaved rounds, with the spread of the rounds (half the
+ * range, as a percentage of the median) beside it; per-operation CPU and round trips are totals
+ * over all measured rounds divided by their operations. Ratios are always coco-secretfs divided by
+ * the other filesystem, so a rate above 1 and a latency below 1 favour coco-secretfs.
+ */
+public final class Report {
+    private static final List<String> FS = List.of("tmpfs", "c-floor", "bindfs", "ours");
+    private static final Map<String, String> LABEL = Map.of(
+            "tmpfs", "tmpfs", "c-floor", "C floor", "bindfs", "bindfs", "ours", "coco-secretfs");
+    private static final List<String> OTHERS = List.of("tmpfs", "c-floor", "bindfs");
+
+    /** One raw line: its key=value pairs. */
+    record Line(Map<String, String> kv) {
+        static Line parse(String text) {
+            Map<String, String> kv = new LinkedHashMap<>();
+            for (String token : text.trim().split("\\s+")) {
+                int eq = token.indexOf('=');
+                if (eq > 0) {
+                    kv.put(token.substring(0, eq), token.substring(eq + 1));
+                } else if (!token.isEmpty()) {
+                    kv.put(token, "");
+                }
+            }
+            return new Line(kv);
+        }
+
+        String get(String key) {
+            return kv.getOrDefault(key, "");
+        }
+
+        double num(String key) {
+            String v = kv.get(key);
+            return v == null || v.isEmpty() ? Double.NaN : Double.parseDouble(v);
+        }
+
+        boolean is(String key, String value) {
+            return value.equals(kv.get(key));
+        }
+    }
+
+    /** A figure for one filesystem: the median and the range of its samples (NaN if none). */
+    record Figure(double median, double min, double max, int n) {
+        static final Figure NONE = new Figure(Double.NaN, Double.NaN, Double.NaN, 0);
+
+        static Figure of(double[] samples) {
+            if (samples.length == 0) {
+                return NONE;
+            }
+            double[] s = samples.clone();
+            Arrays.sort(s);
+            int n = s.length;
+            double median = n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+            return new Figure(median, s[0], s[n - 1], n);
+        }
+
+        static Figure exact(double value) {
+            return Double.isNaN(value) ? NONE : new Figure(value, value, value, 1);
+        }
+
+        double spreadPercent() {
+            return n < 2 || median == 0 ? 0 : (max - min) / 2 / median * 100;
+        }
+    }
+
+    /** One row of the table. */
+    record Metric(String key, String label, String unit, boolean higherIsBetter, Map<String, Figure> values) {}
+
+    private final List<Line> lines;
+    private final List<Metric> metrics = new ArrayList<>();
+
+    private Report(List<Line> lines) {
+        this.lines = lines;
+    }
+
+    public static void main(String[] args) throws IOException {
+        if (args.length != 2) {
+            System.err.println("usage: java bench/Report.java RAW JSON");
+            System.exit(64);
+        }
+        List<Line> lines = new ArrayList<>();
+        for (String text : Files.readAllLines(Path.of(args[0]))) {
+            if (!text.isBlank()) {
+                lines.add(Line.parse(text));
+            }
+        }
+        Report report = new Report(lines);
+        report.compute();
+        System.out.print(report.table());
+        Files.writeString(Path.of(args[1]), report.json());
+    }
+
+    /** A run of the interleaved rounds (not the warm-up, the top-up to N reads or the profile). */
+    private static boolean measured(Line l) {
+        return l.get("round").matches("[1-9][0-9]*");
+    }
+
+    private List<Line> select(Predicate<Line> p) {
+        return lines.stream().filter(p).toList();
+    }
+
+    private Line host(String phase) {
+        return lines.stream().filter(l -> l.kv().containsKey("host") && l.is("phase", phase)).findFirst()
+                .orElse(new Line(Map.of()));
+    }
+
+    /** Median over the lines of each filesystem. */
+    private Map<String, Figure> perFs(Predicate<Line> p, ToDoubleFunction<Line> value) {
+        Map<String, Figure> m = new LinkedHashMap<>();
+        for (String fs : FS) {
+            m.put(fs, Figure.of(select(l -> l.is("fs", fs) && p.test(l)).stream().mapToDouble(value)
+                    .filter(v -> !Double.isNaN(v)).toArray()));
+        }
+        return m;
+    }
+
+    /** Sum of one key over the sum of another, per filesystem, times a factor. */
+    private Map<String, Figure> ratioOfSums(Predicate<Line> p, String num, String den, double factor) {
+        Map<String, Figure> m = new LinkedHashMap<>();
+        for (String fs : FS) {
+            List<Line> sel = select(l -> l.is("fs", fs) && p.test(l) && !Double.isNaN(l.num(num)));
+            double a = sel.stream().mapToDouble(l -> l.num(num)).sum();
+            double b = sel.stream().mapToDouble(l -> l.num(den)).sum();
+            m.put(fs, sel.isEmpty() || b == 0 ? Figure.NONE : Figure.exact(a / b * factor));
+        }
+        return m;
+    }
+
+    private void add(String key, String label, String unit, boolean higher, Map<String, Figure> values) {
+        metrics.add(new Metric(key, label, unit, higher, values));
+    }
+
+    private void compute() {
+        for (int t : new int[] {1, 2}) {
+            String th = String.valueOf(t);
+            Predicate<Line> orc = l -> l.is("kind", "orc") && l.is("threads", th) && measured(l);
+            String n = t == 1 ? "1 thread" : "2 threads";
+            add("orc_rate_" + t + "t", "open+read+close, " + n, "ops/s", true, perFs(orc, l -> l.num("rate")));
+            add("orc_mean_" + t + "t", "  mean latency", "us", false, perFs(orc, l -> l.num("mean_us")));
+            add("orc_p99_" + t + "t", "  p99 latency", "us", false, perFs(orc, l -> l.num("p99_us")));
+            add("orc_cpu_" + t + "t", "  server CPU per op", "us", false,
+                    ratioOfSums(orc, "cpu_ms", "ops", 1000));
+            add("orc_trips_" + t + "t", "  round trips per op", "", false, ratioOfSums(orc, "syscw", "ops", 1));
+        }
+        Predicate<Line> rd = l -> l.is("kind", "readdir");
+        add("readdir_mean", "readdir (34 entries), mean", "us", false, perFs(rd, l -> l.num("mean_us")));
+        add("readdir_p99", "  p99 latency", "us", false, perFs(rd, l -> l.num("p99_us")));
+        add("readdir_cpu", "  server CPU per readdir", "us", false, ratioOfSums(rd, "cpu_ms", "ops", 1000));
+        Predicate<Line> ul = l -> l.is("kind", "unlink");
+        add("unlink_mean", "unlink, mean (32 files)", "us", false, perFs(ul, l -> l.num("mean_us")));
+        add("unlink_max", "  max latency", "us", false, perFs(ul, l -> l.num("max_us")));
+        Predicate<Line> st = l -> l.is("kind", "start");
+        add("start_ms", "start to usable mount, median", "ms", false, perFs(st, l -> l.num("start_ms")));
+        add("rss_mount_mb", "server RSS after mount", "MB", false,
+                perFs(l -> l.is("kind", "rss-mount"), l -> l.num("rss_kb") / 1024));
+        double reads = select(l -> l.is("kind", "rss-reads") && l.is("fs", "ours")).stream()
+                .mapToDouble(l -> l.num("reads")).findFirst().orElse(Double.NaN);
+        add("rss_reads_mb", "server RSS after " + (Double.isNaN(reads) ? "the" : Math.round(reads / 1000) + "k")
+                + " reads", "MB", false,
+                perFs(l -> l.is("kind", "rss-reads"), l -> l.num("rss_kb") / 1024));
+    }
+
+    private Figure startOf(String fs) {
+        return Figure.of(select(l -> l.is("kind", "start") && l.is("fs", fs)).stream()
+                .mapToDouble(l -> l.num("start_ms")).toArray());
+    }
+
+    private Metric metric(String key) {
+        return metrics.stream().filter(m -> m.key().equals(key)).findFirst().orElseThrow();
+    }
+
+    private static double ratio(Metric m, String other) {
+        double ours = m.values().get("ours").median();
+        double them = m.values().get(other).median();
+        return them == 0 || Double.isNaN(them) || Double.isNaN(ours) ? Double.NaN : ours / them;
+    }
+
+    /** The issue's targets, each with the figure that decides it. */
+    private List<Object[]> targets() {
+        List<Object[]> t = new ArrayList<>();
+        t.add(new Object[] {"reads, 1 thread: ours/C floor >= 0.90", ratio(metric("orc_rate_1t"), "c-floor"), 0.90, true});
+        t.add(new Object[] {"reads, 2 threads: ours/C floor >= 0.90", ratio(metric("orc_rate_2t"), "c-floor"), 0.90, true});
+        t.add(new Object[] {"reads, 1 thread: ours/bindfs >= 1", ratio(metric("orc_rate_1t"), "bindfs"), 1.0, true});
+        t.add(new Object[] {"reads, 2 threads: ours/bindfs >= 1", ratio(metric("orc_rate_2t"), "bindfs"), 1.0, true});
+        t.add(new Object[] {"start to usable mount, median <= 120 ms", startOf("ours").median(), 120.0, false});
+        t.add(new Object[] {"RSS after mount <= 64 MB", metric("rss_mount_mb").values().get("ours").median(), 64.0, false});
+        t.add(new Object[] {"RSS after " + metric("rss_reads_mb").label().replaceFirst(".*after ", "") + " <= 64 MB",
+                metric("rss_reads_mb").values().get("ours").median(), 64.0, false});
+        return t;
+    }
+
+    private static boolean holds(Object[] target) {
+        double v = (double) target[1];
+        double limit = (double) target[2];
+        return !Double.isNaN(v) && ((boolean) target[3] ? v >= limit : v <= limit);
+    }
+
+    private static String num(double v) {
+        if (Double.isNaN(v)) {
+            return "-";
+        }
+        double a = Math.abs(v);
+        if (a >= 100_000) {
+            return String.format(Locale.ROOT, "%.0fk", v / 1000);
+        }
+        if (a >= 1000) {
+            return String.format(Locale.ROOT, "%.0f", v);
+        }
+        if (a >= 100) {
+            return String.format(Locale.ROOT, "%.0f", v);
+        }
+        if (a >= 10) {
+            return String.format(Locale.ROOT, "%.1f", v);
+        }
+        return String.format(Locale.ROOT, "%.2f", v);
+    }
+
+    private static String cell(Figure f) {
+        if (Double.isNaN(f.median())) {
+            return "-";
+        }
+        String s = num(f.median());
+        double spread = f.spreadPercent();
+        return spread >= 0.5 ? s + " ±" + Math.round(spread) + "%" : s;
+    }
+
+    private String table() {
+        Line begin = host("begin");
+        Line end = host("end");
+        StringBuilder b = new StringBuilder();
+        int rounds = select(l -> l.is("kind", "orc") && l.is("fs", "ours") && l.is("threads", "1")
+                && measured(l)).size();
+        int starts = select(l -> l.is("kind", "start") && l.is("fs", "ours")).size();
+        b.append(String.format(Locale.ROOT,
+                "coco-secretfs benchmark: 32 secrets x 64 bytes; %d interleaved rounds, %d starts each;"
+                        + " %s CPUs, load %s -> %s; java %s; commit %s; %s s%n",
+                rounds, starts, begin.get("cpus"), begin.get("load"), end.get("load"), begin.get("java"),
+                begin.get("commit"), end.get("seconds")));
+        b.append("Medians over the rounds; ±: half the range of the rounds. Ratios: coco-secretfs / other.\n\n");
+        String fmt = "%-32s %14s %14s %14s %14s %7s %7s %7s%n";
+        b.append(String.format(Locale.ROOT, fmt, "", "tmpfs", "C floor", "bindfs", "coco-secretfs",
+                "/tmpfs", "/C", "/bindfs"));
+        for (Metric m : metrics) {
+            String label = m.label() + (m.unit().isEmpty() ? "" : " (" + m.unit() + ")");
+            b.append(String.format(Locale.ROOT, fmt, label,
+                    cell(m.values().get("tmpfs")), cell(m.values().get("c-floor")),
+                    cell(m.values().get("bindfs")), cell(m.values().get("ours")),
+                    num(ratio(m, "tmpfs")), num(ratio(m, "c-floor")), num(ratio(m, "bindfs"))));
+        }
+        b.append(String.format(Locale.ROOT, "%nstart to usable mount, coco-secretfs variants (ms):"
+                        + " launcher %s, launcher without CDS %s, plain java -jar %s%n",
+                startRange("ours"), startRange("ours-nocds"), startRange("ours-jar")));
+        b.append(phasesText());
+        b.append(profileText());
+        b.append("\ntargets (issue 6):\n");
+        for (Object[] t : targets()) {
+            b.append(String.format(Locale.ROOT, "  %-44s %8s  %s%n", t[0], num((double) t[1]),
+                    holds(t) ? "holds" : "DOES NOT HOLD"));
+        }
+        return b.toString();
+    }
+
+    private static final String[][] PHASES = {
+        {"exec_ms", "exec to JVM clock (launcher, JVM boot before its clock)"},
+        {"jvm_ms", "JVM start to Main"},
+        {"cli_ms", "command line (picocli) to MountCommand.call"},
+        {"logging_ms", "logging set-up"},
+        {"libc_ms", "hardening + binding libc (jnr-ffi)"},
+        {"table_ms", "open the page, parse the table"},
+        {"libfuse_ms", "SecretFs + binding libfuse (jnr-fuse)"},
+        {"mount_ms", "mount until INIT answered"},
+    };
+
+    /** Medians of the start phases of ours (the runs with class loading logged). */
+    private Map<String, Double> phases() {
+        List<Line> runs = select(l -> l.is("kind", "start-phases") && !Double.isNaN(l.num("ready_uptime_ms")));
+        Map<String, Double> m = new LinkedHashMap<>();
+        if (runs.isEmpty()) {
+            return m;
+        }
+        m.put("start_ms", Figure.of(runs.stream().mapToDouble(l -> l.num("start_ms")).toArray()).median());
+        for (String[] p : PHASES) {
+            ToDoubleFunction<Line> f = p[0].equals("exec_ms")
+                    ? l -> l.num("start_ms") - l.num("ready_uptime_ms")
+                    : l -> l.num(p[0]);
+            m.put(p[0], Figure.of(runs.stream().mapToDouble(f).toArray()).median());
+        }
+        return m;
+    }
+
+    private String phasesText() {
+        Map<String, Double> m = phases();
+        if (m.isEmpty()) {
+            return "";
+        }
+        StringBuilder b = new StringBuilder(String.format(Locale.ROOT,
+                "%nwhere the start goes (coco-secretfs, median of %d starts with class loading logged: %s ms):%n",
+                select(l -> l.is("kind", "start-phases")).size(), num(m.get("start_ms"))));
+        for (String[] p : PHASES) {
+            b.append(String.format(Locale.ROOT, "  %-56s %7s ms%n", p[1], num(m.get(p[0]))));
+        }
+        return b.toString();
+    }
+
+    private static final List<String> COMPONENTS = List.of("kernel", "libfuse", "libc", "server", "jvm", "java", "jffi", "other");
+
+    /** Server CPU per open+read+close (1 thread) split by the share of perf samples in each component. */
+    private Map<String, Map<String, Double>> profile() {
+        Map<String, Map<String, Double>> result = new LinkedHashMap<>();
+        for (String fs : List.of("c-floor", "bindfs", "ours")) {
+            Line shares = select(l -> l.is("kind", "profile") && l.is("fs", fs)).stream().findFirst().orElse(null);
+            Line run = select(l -> l.is("kind", "orc") && l.is("fs", fs) && l.is("round", "profile")).stream()
+                    .findFirst().orElse(null);
+            if (shares == null || run == null || run.num("ops") == 0) {
+                continue;
+            }
+            double perOp = run.num("cpu_ms") * 1000 / run.num("ops");
+            Map<String, Double> m = new LinkedHashMap<>();
+            m.put("total", perOp);
+            for (String c : COMPONENTS) {
+                double pct = shares.num(c + "_pct");
+                if (!Double.isNaN(pct)) {
+                    m.put(c, perOp * pct / 100);
+                }
+            }
+            result.put(fs, m);
+        }
+        return result;
+    }
+
+    private String profileText() {
+        Map<String, Map<String, Double>> p = profile();
+        if (p.isEmpty()) {
+            return "";
+        }
+        StringBuilder b = new StringBuilder(String.format(Locale.ROOT,
+                "%nwhere the server's CPU goes (perf samples, 1 thread; us per open+read+close):%n"));
+        b.append(String.format(Locale.ROOT, "  %-8s %7s", "", "total"));
+        for (String c : COMPONENTS) {
+            b.append(String.format(Locale.ROOT, " %7s", c));
+        }
+        b.append('\n');
+        for (Map.Entry<String, Map<String, Double>> e : p.entrySet()) {
+            b.append(String.format(Locale.ROOT, "  %-8s %7s", e.getKey(), num(e.getValue().get("total"))));
+            for (String c : COMPONENTS) {
+                Double v = e.getValue().get(c);
+                b.append(String.format(Locale.ROOT, " %7s", v == null ? "-" : num(v)));
+            }
+            b.append('\n');
+        }
+        b.append("  (server: the C program's own code; java: code the JVM compiled or interprets; jvm: libjvm)\n");
+        return b.toString();
+    }
+
+    private String startRange(String fs) {
+        Figure f = startOf(fs);
+        return Double.isNaN(f.median()) ? "-"
+                : String.format(Locale.ROOT, "%s (%s-%s)", num(f.median()), num(f.min()), num(f.max()));
+    }
+
+    private static String jnum(double v) {
+        if (Double.isNaN(v)) {
+            return "null";
+        }
+        if (Math.abs(v) >= 1000) {
+            return String.format(Locale.ROOT, "%.0f", v);
+        }
+        return String.format(Locale.ROOT, "%.4f", v).replaceAll("\\.?0+$", "");
+    }
+
+    private static String jstr(String s) {
+        return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+    }
+
+    private static String jfig(Figure f) {
+        return String.format(Locale.ROOT, "{\"median\": %s, \"min\": %s, \"max\": %s, \"n\": %d}",
+                jnum(f.median()), jnum(f.min()), jnum(f.max()), f.n());
+    }
+
+    private String json() {
+        StringBuilder b = new StringBuilder("{\n");
+        b.append("  \"host\": {");
+        Line begin = host("begin");
+        Line end = host("end");
+        b.append(String.format(Locale.ROOT, "\"cpus\": %s, \"load_begin\": %s, \"load_end\": %s, \"kernel\": %s,"
+                        + " \"java\": %s, \"commit\": %s, \"seconds\": %s},\n",
+                begin.get("cpus"), begin.get("load"), end.get("load"), jstr(begin.get("kernel")),
+                jstr(begin.get("java")), jstr(begin.get("commit")), end.get("seconds").isEmpty() ? "null" : end.get("seconds")));
+        b.append("  \"filesystems\": {\"tmpfs\": \"tmpfs directory\", \"c-floor\": \"bench/c-floor/c-floor.c\","
+                + " \"bindfs\": \"bindfs -o direct_io over tmpfs\", \"ours\": \"coco-secretfs via dist/coco-secretfs\"},\n");
+        b.append("  \"metrics\": [\n");
+        for (int i = 0; i < metrics.size(); i++) {
+            Metric m = metrics.get(i);
+            b.append("    {\"key\": ").append(jstr(m.key())).append(", \"label\": ").append(jstr(m.label().trim()))
+                    .append(", \"unit\": ").append(jstr(m.unit())).append(", \"better\": ")
+                    .append(jstr(m.higherIsBetter() ? "higher" : "lower")).append(",\n      \"values\": {");
+            for (int j = 0; j < FS.size(); j++) {
+                b.append(j == 0 ? "" : ", ").append(jstr(FS.get(j))).append(": ").append(jfig(m.values().get(FS.get(j))));
+            }
+            b.append("},\n      \"ours_over\": {");
+            for (int j = 0; j < OTHERS.size(); j++) {
+                b.append(j == 0 ? "" : ", ").append(jstr(OTHERS.get(j))).append(": ").append(jnum(ratio(m, OTHERS.get(j))));
+            }
+            b.append("}}").append(i + 1 < metrics.size() ? ",\n" : "\n");
+        }
+        b.append("  ],\n  \"start_ms\": {");
+        String[] variants = {"c-floor", "bindfs", "ours", "ours-nocds", "ours-jar"};
+        for (int j = 0; j < variants.length; j++) {
+            b.append(j == 0 ? "" : ", ").append(jstr(variants[j])).append(": ").append(jfig(startOf(variants[j])));
+        }
+        b.append("},\n  \"start_phases_ms\": {");
+        Map<String, Double> ph = phases();
+        int k = 0;
+        for (Map.Entry<String, Double> e : ph.entrySet()) {
+            b.append(k++ == 0 ? "" : ", ").append(jstr(e.getKey())).append(": ").append(jnum(e.getValue()));
+        }
+        b.append("},\n  \"cpu_per_op_us_by_component\": {");
+        k = 0;
+        for (Map.Entry<String, Map<String, Double>> e : profile().entrySet()) {
+            b.append(k++ == 0 ? "" : ", ").append(jstr(e.getKey())).append(": {");
+            int j = 0;
+            for (Map.Entry<String, Double> c : e.getValue().entrySet()) {
+                b.append(j++ == 0 ? "" : ", ").append(jstr(c.getKey())).append(": ").append(jnum(c.getValue()));
+            }
+            b.append("}");
+        }
+        b.append("},\n  \"targets\": [\n");
+        List<Object[]> targets = targets();
+        for (int i = 0; i < targets.size(); i++) {
+            Object[] t = targets.get(i);
+            b.append(String.format(Locale.ROOT, "    {\"target\": %s, \"value\": %s, \"limit\": %s, \"holds\": %s}%s%n",
+                    jstr((String) t[0]), jnum((double) t[1]), jnum((double) t[2]), holds(t),
+                    i + 1 < targets.size() ? "," : ""));
+        }
+        b.append("  ]\n}\n");
+        return b.toString();
+    }
+}

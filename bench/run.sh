@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The coco-secretfs benchmark (`make bench`): the same 32 secrets of 64 bytes served by
+#   tmpfs    a tmpfs directory holding them as files: the limit for any filesystem
+#   c-floor  bench/c-floor/c-floor.c, a minimal in-memory libfuse2 server with our mount options
+#   bindfs   Debian's bindfs -o direct_io over a tmpfs copy: a real C libfuse2 filesystem
+#   ours     coco-secretfs on a page of the same secrets, started through dist/coco-secretfs
+# measured side by side and interleaved (each round visits every filesystem, in a rotating order),
+# with one client program (bench/client.c). Prints a table, writes target/bench/results.json and
+# target/bench/table.txt. A report, not a test: it asserts no timing and exits 0 whatever the
+# figures; it fails only if something does not work (a mount, a read, an exit status).
+#
+# Needs: root (or the right to mount FUSE), /dev/fuse, gcc, pkg-config, libfuse-dev, bindfs, java,
+# and the built jar (scripts/ensure-deps.sh bench installs the packages).
+#
+# Knobs (environment): COCO_SECRETFS_JAR (default fuse-daemon/target/coco-secretfs.jar),
+# BENCH_CDS_DIR (default target/cds; built or refreshed by dist/build-cds.sh), BENCH_ROUNDS (5),
+# BENCH_RUN_MS (1000: one timed open+read+close run), BENCH_START_RUNS (9), BENCH_READS (400000).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+jar=${COCO_SECRETFS_JAR:-$root/fuse-daemon/target/coco-secretfs.jar}
+out=$root/target/bench
+cds=${BENCH_CDS_DIR:-$root/target/cds}
+rounds=${BENCH_ROUNDS:-5}
+run_ms=${BENCH_RUN_MS:-1000}
+start_runs=${BENCH_START_RUNS:-9}
+reads_target=${BENCH_READS:-400000}
+launcher=$root/dist/coco-secretfs
+nsecrets=32
+
+say() { echo "bench: $*" >&2; }
+fail() { say "$*"; exit 1; }
+
+[ -r "$jar" ] || fail "no jar at $jar: build first (make build)"
+[ -c /dev/fuse ] || fail "/dev/fuse is missing"
+for tool in gcc pkg-config bindfs java; do
+	command -v $tool >/dev/null || fail "$tool is missing (scripts/ensure-deps.sh bench)"
+done
+
+# ---- build the client and the C floor ----
+mkdir -p "$out/bin"
+bin=$out/bin
+gcc -O2 -Wall -Wextra -pthread -o "$bin/bench-client" "$root/bench/client.c"
+# shellcheck disable=SC2046
+gcc -O2 -Wall -Wextra $(pkg-config --cflags fuse) -o "$bin/c-floor" "$root/bench/c-floor/c-floor.c" \
+	$(pkg-config --libs fuse) -pthread
+client=$bin/bench-client
+
+# ---- the launcher's class-data archive, rebuilt only if the jar changed ----
+sh "$root/dist/build-cds.sh" "$jar" "$cds" >&2
+
+# ---- workspace on tmpfs ----
+if [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
+	work=$(mktemp -d /dev/shm/coco-bench.XXXXXX)
+else
+	work=$(mktemp -d)
+	mount -t tmpfs -o size=64m,mode=0700 coco-bench "$work"
+fi
+declare -A pid=()
+cleanup() {
+	local fs
+	for fs in "${!pid[@]}"; do
+		kill -TERM "${pid[$fs]}" 2>/dev/null || :
+	done
+	wait 2>/dev/null || :
+	for m in "$work"/mnt-*; do
+		if grep -q " $m " /proc/self/mounts; then
+			umount -l "$m" 2>/dev/null || fusermount -uz "$m" 2>/dev/null || :
+		fi
+	done
+	if grep -q " $work tmpfs" /proc/self/mounts; then
+		umount -l "$work" || :
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+raw=$out/raw.txt
+: >"$raw"
+record() { echo "$*" >>"$raw"; }
+
+# ---- the secrets: 32 GUIDs, 64 random hex characters each ----
+mkdir -p "$work/tmpfs" "$work/bindfs-src"
+pack_args=()
+: >"$work/names"
+for i in $(seq 1 $nsecrets); do
+	guid=$(printf '%08x-c0c0-4b0b-8e4c-%012x' $((0x5ec0000 + i)) $((i * 7919)))
+	data=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	printf '%s' "$data" >"$work/tmpfs/$guid"
+	printf '%s' "$data" >"$work/bindfs-src/$guid"
+	pack_args+=("$guid=$data")
+	echo "$guid" >>"$work/names"
+done
+chmod 0440 "$work"/tmpfs/* "$work"/bindfs-src/*
+probe=$(head -n 1 "$work/names")
+# The page is made by the jar itself, on tmpfs like the rest.
+COCO_SECRETFS_JAR=$jar COCO_SECRETFS_CDS_DIR=$cds "$launcher" pack --out "$work/page.bin" --size 4096 \
+	"${pack_args[@]}" >/dev/null
+
+# ---- starting and stopping the servers ----
+# start FS LOGNAME: forks the server through `bench-client spawn` (which stamps the time and execs
+# it in place), waits until a secret reads back through the mount; sets pid[FS] and started_ms.
+start() {
+	local fs=$1 log=$work/$2.log mnt=$work/mnt-$1 stamp=$work/stamp r
+	mkdir -p "$mnt"
+	rm -f "$stamp"
+	case $fs in
+	c-floor) "$client" spawn "$stamp" "$bin/c-floor" "$work/tmpfs" "$mnt" >"$log" 2>&1 & ;;
+	bindfs) "$client" spawn "$stamp" bindfs -f -o direct_io "$work/bindfs-src" "$mnt" >"$log" 2>&1 & ;;
+	ours) COCO_SECRETFS_JAR=$jar COCO_SECRETFS_CDS_DIR=$cds \
+		"$client" spawn "$stamp" "$launcher" mount --backing "$work/page.bin" "$mnt" >"$log" 2>&1 & ;;
+	ours-nocds) COCO_SECRETFS_JAR=$jar COCO_SECRETFS_CDS_DIR='' \
+		"$client" spawn "$stamp" "$launcher" mount --backing "$work/page.bin" "$mnt" >"$log" 2>&1 & ;;
+	ours-jar) "$client" spawn "$stamp" java -jar "$jar" mount --backing "$work/page.bin" "$mnt" >"$log" 2>&1 & ;;
+	*) fail "unknown filesystem $fs" ;;
+	esac
+	pid[$fs]=$!
+	if ! r=$("$client" wait-usable "$stamp" "$mnt/$probe" 60000 "${pid[$fs]}"); then
+		cat "$log" >&2
+		fail "$fs did not become usable"
+	fi
+	started_ms=${r#start_ms=}
+	started_ms=${started_ms%% *}
+}
+# stop FS: SIGTERM, wait, and insist on exit status 0 and no mount left behind.
+stop() {
+	local fs=$1 status=0
+	kill -TERM "${pid[$fs]}"
+	wait "${pid[$fs]}" || status=$?
+	unset "pid[$fs]"
+	if grep -q " $work/mnt-$fs " /proc/self/mounts; then
+		fail "$fs left its mount behind after SIGTERM"
+	fi
+	[ $status -eq 0 ] || fail "$fs exited with status $status after SIGTERM"
+}
+proc() { "$client" proc "${pid[$1]}"; }
+field() { # field KEY LINE
+	local k=$1 line=" $2 "
+	line=${line#* "$k"=}
+	echo "${line%% *}"
+}
+# dir FS: where the client reads FS.
+dir() { if [ "$1" = tmpfs ]; then echo "$work/tmpfs"; else echo "$work/mnt-$1"; fi; }
+
+host_info() {
+	echo "host cpus=$(nproc) load=$(cut -d' ' -f1 /proc/loadavg) kernel=$(uname -r)" \
+		"java=$(java -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p')" \
+		"commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+}
+record "$(host_info) phase=begin"
+t_begin=$(date +%s)
+
+# ---- 1. process start to usable mount, interleaved ----
+say "start to usable mount: $start_runs runs each"
+for i in $(seq 1 "$start_runs"); do
+	for fs in c-floor bindfs ours ours-nocds ours-jar; do
+		start $fs start-$fs
+		p=$(proc $fs)
+		record "kind=start fs=$fs run=$i start_ms=$started_ms $p"
+		stop $fs
+	done
+done
+
+# Where the start goes: a few more starts of ours with class loading logged against the JVM's
+# clock; each phase runs from the first load of one of the daemon's classes to the next.
+phases() { # phases LOG: prints key=ms pairs
+	awk '
+	function ms(s) { gsub(/[][s]/, "", s); return s * 1000 }
+	!($2 in seen) { seen[$2] = ms($1) }
+	END {
+		m = seen["dev.cocosecretfs.cli.Main"]; l = seen["dev.cocosecretfs.cli.Logs"]
+		d = seen["dev.cocosecretfs.cli.Daemon"]; s = seen["dev.cocosecretfs.store.Stores"]
+		f = seen["dev.cocosecretfs.fuse.SecretFs"]; u = seen["dev.cocosecretfs.fuse.FuseMount"]
+		r = seen["dev.cocosecretfs.platform.SystemdNotify"]
+		if (!m || !l || !d || !s || !f || !u || !r) { print "phases=unknown"; exit }
+		printf "jvm_ms=%.0f cli_ms=%.0f logging_ms=%.0f libc_ms=%.0f table_ms=%.0f libfuse_ms=%.0f mount_ms=%.0f ready_uptime_ms=%.0f\n",
+			m, l - m, d - l, s - d, f - s, u - f, r - u, r
+	}' "$1"
+}
+say "start phases: 3 more starts of ours with class loading logged"
+for i in 1 2 3; do
+	rm -f "$work/classes.log"
+	COCO_SECRETFS_JAVA_OPTS="-Xlog:class+load:file=$work/classes.log:uptime" start ours start-phases
+	record "kind=start-phases fs=ours run=$i start_ms=$started_ms $(phases "$work/classes.log")"
+	stop ours
+done
+
+# ---- 2. the long-lived servers ----
+fuse_fs=(c-floor bindfs ours)
+all_fs=(tmpfs c-floor bindfs ours)
+declare -A reads=([c-floor]=0 [bindfs]=0 [ours]=0 [tmpfs]=0)
+for fs in "${fuse_fs[@]}"; do
+	start $fs $fs
+	sleep 1
+	record "kind=rss-mount fs=$fs $(proc $fs)"
+done
+
+# orc FS THREADS MILLIS [COUNT] ROUND: one timed run, with the server's CPU and system calls
+# around it.
+orc() {
+	local fs=$1 threads=$2 ms=$3 count=$4 round=$5 before after r
+	[ "$fs" = tmpfs ] || before=$(proc "$fs")
+	r=$("$client" orc "$(dir "$fs")" "$threads" "$ms" "$count") || fail "$fs: reads failed: $r"
+	if [ "$fs" != tmpfs ]; then
+		after=$(proc "$fs")
+		r="$r cpu_ms=$(awk -v a="$(field cpu_ms "$before")" -v b="$(field cpu_ms "$after")" 'BEGIN { print b - a }')"
+		r="$r syscr=$(($(field syscr "$after") - $(field syscr "$before")))"
+		r="$r syscw=$(($(field syscw "$after") - $(field syscw "$before")))"
+	fi
+	reads[$fs]=$((reads[$fs] + $(field ops "$r")))
+	record "kind=orc fs=$fs threads=$threads round=$round $r"
+}
+
+say "warm-up: 1 s of reads each"
+for fs in "${all_fs[@]}"; do
+	orc "$fs" 2 1000 0 0
+done
+
+say "open+read+close: $rounds rounds x (1, 2 threads) x ${#all_fs[@]} filesystems x $run_ms ms"
+for r in $(seq 1 "$rounds"); do
+	for threads in 1 2; do
+		n=${#all_fs[@]}
+		for k in $(seq 0 $((n - 1))); do
+			orc "${all_fs[$(((k + r) % n))]}" "$threads" "$run_ms" 0 "$r"
+		done
+	done
+done
+
+# Where the servers' CPU goes, by component, if perf works here: samples of the server during one
+# more single-thread run, then the share of each shared object (kernel, libfuse, libc, the JVM, the
+# Java code it compiled, jffi).
+if command -v perf >/dev/null && perf record -q -e cpu-clock -o "$work/perf.test" -- true >/dev/null 2>&1; then
+	say "CPU profile: perf on c-floor, bindfs and ours, 2 s each"
+	for fs in c-floor bindfs ours; do
+		perf record -q -e cpu-clock -F 1999 -p "${pid[$fs]}" -o "$work/perf-$fs.data" -- sleep 2 \
+			>/dev/null 2>&1 &
+		perf_pid=$!
+		sleep 0.2
+		orc "$fs" 1 2300 0 profile
+		wait $perf_pid || :
+		shares=$(perf report -i "$work/perf-$fs.data" --no-children --sort dso -g none --stdio 2>/dev/null |
+			awk '
+			/^#/ || NF < 2 { next }
+			{
+				p = $1; sub(/%/, "", p); d = $2
+				if (d ~ /kernel/) k = "kernel"
+				else if (d ~ /^libfuse/) k = "libfuse"
+				else if (d ~ /^libc[.-]/ || d ~ /^ld-linux/ || d ~ /^libpthread/) k = "libc"
+				else if (d ~ /^libjvm/) k = "jvm"
+				else if (d ~ /^libjffi/) k = "jffi"
+				else if (d ~ /JIT|unknown|perf-[0-9]+[.]map|anon/) k = "java"
+				else if (d ~ /^c-floor$|^bindfs$/) k = "server"
+				else k = "other"
+				share[k] += p
+			}
+			END { for (k in share) printf "%s_pct=%.1f ", k, share[k] }')
+		record "kind=profile fs=$fs $shares"
+	done
+else
+	say "perf is missing or cannot sample here: no CPU profile by component"
+fi
+
+say "readdir: $rounds rounds x 300 ms"
+for r in $(seq 1 "$rounds"); do
+	for fs in "${all_fs[@]}"; do
+		[ "$fs" = tmpfs ] || before=$(proc "$fs")
+		res=$("$client" readdir "$(dir "$fs")" 300) || fail "$fs: readdir failed: $res"
+		if [ "$fs" != tmpfs ]; then
+			after=$(proc "$fs")
+			res="$res cpu_ms=$(awk -v a="$(field cpu_ms "$before")" -v b="$(field cpu_ms "$after")" 'BEGIN { print b - a }')"
+			res="$res syscw=$(($(field syscw "$after") - $(field syscw "$before")))"
+		fi
+		record "kind=readdir fs=$fs round=$r $res"
+	done
+done
+
+say "reads up to $reads_target per server, then RSS"
+for fs in "${fuse_fs[@]}"; do
+	left=$((reads_target - reads[$fs]))
+	if [ $left -gt 0 ]; then
+		orc "$fs" 2 0 "$left" topup
+	fi
+	record "kind=rss-reads fs=$fs reads=${reads[$fs]} $(proc $fs)"
+done
+
+say "unlink: every secret, interleaved"
+res=$("$client" unlink "$work/names" "$(dir tmpfs)" "$(dir c-floor)" "$(dir bindfs)" "$(dir ours)") ||
+	fail "unlink failed: $res"
+k=0
+while read -r line; do
+	record "kind=unlink fs=${all_fs[$k]} ${line#dir=* }"
+	k=$((k + 1))
+done <<<"$res"
+
+for fs in "${fuse_fs[@]}"; do
+	stop "$fs"
+done
+record "$(host_info) phase=end seconds=$(($(date +%s) - t_begin))"
+
+# ---- the report ----
+java "$root/bench/Report.java" "$raw" "$out/results.json" | tee "$out/table.txt"
+say "raw figures: $raw; JSON: $out/results.json"
