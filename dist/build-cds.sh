@@ -94,7 +94,7 @@ mounted() {
 if [ -c /dev/fuse ]; then
 	# Started directly (no subshell), so that $! is the JVM itself: the launcher execs java.
 	COCO_SECRETFS_JAVA_OPTS="$base_opts $train" "$launcher" mount --backing "$work/page.bin" "$work/mnt" \
-		2>"$work/daemon.log" &
+		>"$work/train.out" 2>"$work/daemon.log" &
 	daemon=$!
 	i=0
 	until mounted; do
@@ -118,7 +118,7 @@ if [ -c /dev/fuse ]; then
 		wait "$daemon" || status=$?
 		daemon=
 		if [ $status -ne 0 ]; then
-			cat "$work/daemon.log" >&2
+			cat "$work/daemon.log" "$work/train.out" >&2
 			echo "build-cds: the training mount exited with status $status" >&2
 			exit 1
 		fi
@@ -134,9 +134,15 @@ fi
 if [ $mode = inspect ]; then
 	echo "build-cds: cannot mount here ($(tail -n 1 "$work/daemon.log" 2>/dev/null || echo no /dev/fuse));" \
 		"training on 'inspect' only: the archive covers fewer classes" >&2
-	COCO_SECRETFS_JAVA_OPTS="$base_opts $train" "$launcher" inspect "$work/page.bin" >/dev/null
+	COCO_SECRETFS_JAVA_OPTS="$base_opts $train" "$launcher" inspect "$work/page.bin" >"$work/train.out"
 fi
-[ -s "$out/coco-secretfs.jsa.new" ] || { echo "build-cds: the JVM wrote no archive" >&2; exit 1; }
+# The JVM prints a warning for each class it cannot archive (those compiled for Java 5, such as
+# picocli's and ASM's: CDS takes class files of version 50 and later); kept in train.out.
+if [ ! -s "$out/coco-secretfs.jsa.new" ]; then
+	grep -v 'not supported by CDS' "$work/train.out" >&2 || :
+	echo "build-cds: the JVM wrote no archive" >&2
+	exit 1
+fi
 
 # Swap in: stamps go first and come back last, so a launcher starting meanwhile sees a stale
 # archive (and starts without it), never a half-replaced one.
@@ -150,6 +156,8 @@ mv "$out/jni.new" "$out/jni"
 	echo "java: $java"
 	"$java" -version 2>&1 | sed 's/^/java -version: /'
 	echo "trained on: $mode"
+	echo "classes left out (compiled for Java 5, which CDS cannot archive):" \
+		"$(grep -c 'not supported by CDS' "$work/train.out" || :)"
 	echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 } >"$out/build-info"
 touch -r "$jar" "$out/jar.stamp"
