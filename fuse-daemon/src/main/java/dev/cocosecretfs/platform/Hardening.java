@@ -1,10 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.cocosecretfs.platform;
 
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.file.Path;
 import jnr.ffi.Pointer;
 
 /**
@@ -26,10 +22,10 @@ public final class Hardening {
     private static final int M_PERTURB = -6;
     /** Freed memory becomes this byte; allocated memory its complement, 0xff. */
     private static final int PERTURB_BYTE = 0x00;
-    /** Written into the probe buffer before it is freed; must not be {@link #PERTURB_BYTE}. */
+    /** What glibc fills newly allocated chunks with under M_PERTURB. */
+    private static final byte ALLOCATED_FILL = (byte) (PERTURB_BYTE ^ 0xff);
+    /** Written into the probe buffer before it is freed: neither fill byte. */
     private static final byte PROBE_FILL = (byte) 0xa5;
-    /** Leading bytes of a freed chunk where glibc keeps its free-list pointers. */
-    private static final int ALLOCATOR_WORDS = 16;
 
     private Hardening() {}
 
@@ -46,41 +42,38 @@ public final class Hardening {
         if (libc.mallopt(M_PERTURB, 0x100 | PERTURB_BYTE) != 1) {
             warn("mallopt(M_PERTURB)");
         }
-        long left = bytesLeftAfterFree();
-        if (left != 0) {
-            LOG.log(System.Logger.Level.WARNING, "this C library does not overwrite freed memory ({0} bytes of a"
-                    + " freed reply buffer survived): secrets read through the mount may stay in this process''s"
-                    + " memory after the read", String.valueOf(left));
+        if (!freedRepliesAreOverwritten()) {
+            LOG.log(System.Logger.Level.WARNING, "this C library does not overwrite freed memory: secrets read"
+                    + " through the mount may stay in this process''s memory after the read");
         }
     }
 
     /**
-     * Frees a reply buffer full of a known byte and counts how many of its bytes still hold it: 0 when
-     * glibc overwrote it. Reads the freed memory through /proc/self/mem, which fails cleanly (and
-     * counts as overwritten) where the memory went back to the kernel.
+     * True if glibc overwrites a reply buffer of {@link ReplyMemory} when it is freed. Checked from the
+     * allocation side, which needs no look at freed memory: M_PERTURB fills every chunk that malloc
+     * hands out of its bins with the complement of the perturb byte, but not a chunk it hands back
+     * from the per-thread cache, and the cache is used for a size on free exactly when it is used on
+     * malloc. So a buffer freed and allocated again that comes back as all complement bytes proves
+     * both: the perturb byte is set, and chunks of that size skip the cache, so free overwrites them.
      */
-    static long bytesLeftAfterFree() {
+    public static boolean freedRepliesAreOverwritten() {
         long size = ReplyMemory.MIN_BYTES;
-        Pointer probe = ReplyMemory.allocate(size);
-        probe.setMemory(0, size, PROBE_FILL);
-        long address = probe.address();
-        ReplyMemory.free(probe);
-        ByteBuffer after = ByteBuffer.allocate((int) size - ALLOCATOR_WORDS);
-        try (FileChannel mem = FileChannel.open(Path.of("/proc/self/mem"))) {
-            while (after.hasRemaining() && mem.read(after, address + ALLOCATOR_WORDS + after.position()) > 0) {
-                // positional reads until full
+        Pointer first = ReplyMemory.allocate(size);
+        first.setMemory(0, size, PROBE_FILL);
+        ReplyMemory.free(first);
+        Pointer second = ReplyMemory.allocate(size);
+        try {
+            byte[] bytes = new byte[(int) size];
+            second.get(0, bytes, 0, bytes.length);
+            for (byte b : bytes) {
+                if (b != ALLOCATED_FILL) {
+                    return false;
+                }
             }
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.DEBUG, "freed probe is no longer mapped: {0}", e.getMessage());
-            return 0;
+            return true;
+        } finally {
+            ReplyMemory.free(second);
         }
-        long left = 0;
-        for (int i = 0; i < after.position(); i++) {
-            if (after.get(i) == PROBE_FILL) {
-                left++;
-            }
-        }
-        return left;
     }
 
     private static void warn(String call) {

@@ -19,8 +19,8 @@ import jnr.ffi.Pointer;
  *       header field): every size is rounded up to a multiple of 16.
  * </ul>
  *
- * <p>{@link Hardening#apply()} checks at start that a freed buffer of this kind really comes back
- * zeroed, and warns if it does not.
+ * <p>{@link Hardening#apply()} checks at start that glibc will overwrite a buffer of this kind when it
+ * is freed, and warns if it will not.
  */
 public final class ReplyMemory {
 
