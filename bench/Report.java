@@ -22,10 +22,8 @@ import java.util.function.ToDoubleFunction;
  * the other filesystem, so a rate above 1 and a latency below 1 favour coco-secretfs.
  */
 public final class Report {
-    private static final List<String> FS = List.of("tmpfs", "c-floor", "bindfs", "ours");
-    private static final Map<String, String> LABEL = Map.of(
-            "tmpfs", "tmpfs", "c-floor", "C floor", "bindfs", "bindfs", "ours", "coco-secretfs");
-    private static final List<String> OTHERS = List.of("tmpfs", "c-floor", "bindfs");
+    private static final List<String> FS = List.of("tmpfs", "c-floor", "c-floor-st", "bindfs", "ours");
+    private static final List<String> OTHERS = List.of("tmpfs", "c-floor", "c-floor-st", "bindfs");
 
     /** One raw line: its key=value pairs. */
     record Line(Map<String, String> kv) {
@@ -158,6 +156,8 @@ public final class Report {
             add("orc_cpu_" + t + "t", "  server CPU per op", "us", false,
                     ratioOfSums(orc, "cpu_ms", "ops", 1000));
             add("orc_trips_" + t + "t", "  round trips per op", "", false, ratioOfSums(orc, "syscw", "ops", 1));
+            add("orc_syscr_" + t + "t", "  server read syscalls per op", "", false,
+                    ratioOfSums(orc, "syscr", "ops", 1));
         }
         Predicate<Line> rd = l -> l.is("kind", "readdir");
         add("readdir_mean", "readdir (34 entries), mean", "us", false, perFs(rd, l -> l.num("mean_us")));
@@ -168,6 +168,7 @@ public final class Report {
         add("unlink_max", "  max latency", "us", false, perFs(ul, l -> l.num("max_us")));
         Predicate<Line> st = l -> l.is("kind", "start");
         add("start_ms", "start to usable mount, median", "ms", false, perFs(st, l -> l.num("start_ms")));
+        add("start_faults", "  page faults until usable", "", false, perFs(st, l -> l.num("minflt")));
         add("rss_mount_mb", "server RSS after mount", "MB", false,
                 perFs(l -> l.is("kind", "rss-mount"), l -> l.num("rss_kb") / 1024));
         double reads = select(l -> l.is("kind", "rss-reads") && l.is("fs", "ours")).stream()
@@ -254,19 +255,25 @@ public final class Report {
                 rounds, starts, begin.get("cpus"), begin.get("load"), end.get("load"), begin.get("java"),
                 begin.get("commit"), end.get("seconds")));
         b.append("Medians over the rounds; ±: half the range of the rounds. Ratios: coco-secretfs / other.\n\n");
-        String fmt = "%-32s %14s %14s %14s %14s %7s %7s %7s%n";
-        b.append(String.format(Locale.ROOT, fmt, "", "tmpfs", "C floor", "bindfs", "coco-secretfs",
-                "/tmpfs", "/C", "/bindfs"));
+        String fmt = "%-36s %12s %12s %12s %12s %13s %6s %6s %6s %7s%n";
+        b.append(String.format(Locale.ROOT, fmt, "", "tmpfs", "C floor", "C floor -s", "bindfs", "coco-secretfs",
+                "/tmpfs", "/C", "/C -s", "/bindfs"));
         for (Metric m : metrics) {
             String label = m.label() + (m.unit().isEmpty() ? "" : " (" + m.unit() + ")");
             b.append(String.format(Locale.ROOT, fmt, label,
                     cell(m.values().get("tmpfs")), cell(m.values().get("c-floor")),
-                    cell(m.values().get("bindfs")), cell(m.values().get("ours")),
-                    num(ratio(m, "tmpfs")), num(ratio(m, "c-floor")), num(ratio(m, "bindfs"))));
+                    cell(m.values().get("c-floor-st")), cell(m.values().get("bindfs")), cell(m.values().get("ours")),
+                    num(ratio(m, "tmpfs")), num(ratio(m, "c-floor")), num(ratio(m, "c-floor-st")),
+                    num(ratio(m, "bindfs"))));
         }
-        b.append(String.format(Locale.ROOT, "%nstart to usable mount, coco-secretfs variants (ms):"
-                        + " launcher %s, launcher without CDS %s, plain java -jar %s%n",
-                startRange("ours"), startRange("ours-nocds"), startRange("ours-jar")));
+        b.append("C floor: bench/c-floor, multithreaded libfuse like coco-secretfs; C floor -s: the same, one"
+                + " libfuse thread; bindfs: one thread (its default).\n");
+        Figure floor = Figure.of(select(l -> l.is("kind", "jvm-floor")).stream().mapToDouble(l -> l.num("run_ms"))
+                .toArray());
+        b.append(String.format(Locale.ROOT, "%nstart to usable mount, coco-secretfs variants, median (min-max) ms:"
+                        + "%n  launcher %s; launcher without CDS %s; plain java -jar %s"
+                        + "%n  JVM floor (java -version with the launcher's JVM options and archive): %s%n",
+                startRange("ours"), startRange("ours-nocds"), startRange("ours-jar"), range(floor)));
         b.append(phasesText());
         b.append(profileText());
         b.append("\ntargets (issue 6):\n");
@@ -324,7 +331,7 @@ public final class Report {
     /** Server CPU per open+read+close (1 thread) split by the share of perf samples in each component. */
     private Map<String, Map<String, Double>> profile() {
         Map<String, Map<String, Double>> result = new LinkedHashMap<>();
-        for (String fs : List.of("c-floor", "bindfs", "ours")) {
+        for (String fs : List.of("c-floor", "c-floor-st", "bindfs", "ours")) {
             Line shares = select(l -> l.is("kind", "profile") && l.is("fs", fs)).stream().findFirst().orElse(null);
             Line run = select(l -> l.is("kind", "orc") && l.is("fs", fs) && l.is("round", "profile")).stream()
                     .findFirst().orElse(null);
@@ -352,13 +359,13 @@ public final class Report {
         }
         StringBuilder b = new StringBuilder(String.format(Locale.ROOT,
                 "%nwhere the server's CPU goes (perf samples, 1 thread; us per open+read+close):%n"));
-        b.append(String.format(Locale.ROOT, "  %-8s %7s", "", "total"));
+        b.append(String.format(Locale.ROOT, "  %-10s %7s", "", "total"));
         for (String c : COMPONENTS) {
             b.append(String.format(Locale.ROOT, " %7s", c));
         }
         b.append('\n');
         for (Map.Entry<String, Map<String, Double>> e : p.entrySet()) {
-            b.append(String.format(Locale.ROOT, "  %-8s %7s", e.getKey(), num(e.getValue().get("total"))));
+            b.append(String.format(Locale.ROOT, "  %-10s %7s", e.getKey(), num(e.getValue().get("total"))));
             for (String c : COMPONENTS) {
                 Double v = e.getValue().get(c);
                 b.append(String.format(Locale.ROOT, " %7s", v == null ? "-" : num(v)));
@@ -370,7 +377,10 @@ public final class Report {
     }
 
     private String startRange(String fs) {
-        Figure f = startOf(fs);
+        return range(startOf(fs));
+    }
+
+    private static String range(Figure f) {
         return Double.isNaN(f.median()) ? "-"
                 : String.format(Locale.ROOT, "%s (%s-%s)", num(f.median()), num(f.min()), num(f.max()));
     }
@@ -403,8 +413,9 @@ public final class Report {
                         + " \"java\": %s, \"commit\": %s, \"seconds\": %s},\n",
                 begin.get("cpus"), begin.get("load"), end.get("load"), jstr(begin.get("kernel")),
                 jstr(begin.get("java")), jstr(begin.get("commit")), end.get("seconds").isEmpty() ? "null" : end.get("seconds")));
-        b.append("  \"filesystems\": {\"tmpfs\": \"tmpfs directory\", \"c-floor\": \"bench/c-floor/c-floor.c\","
-                + " \"bindfs\": \"bindfs -o direct_io over tmpfs\", \"ours\": \"coco-secretfs via dist/coco-secretfs\"},\n");
+        b.append("  \"filesystems\": {\"tmpfs\": \"tmpfs directory\", \"c-floor\": \"bench/c-floor/c-floor.c, multithreaded\","
+                + " \"c-floor-st\": \"bench/c-floor/c-floor.c -s\", \"bindfs\": \"bindfs -o direct_io over tmpfs\","
+                + " \"ours\": \"coco-secretfs via dist/coco-secretfs\"},\n");
         b.append("  \"metrics\": [\n");
         for (int i = 0; i < metrics.size(); i++) {
             Metric m = metrics.get(i);
@@ -425,6 +436,8 @@ public final class Report {
         for (int j = 0; j < variants.length; j++) {
             b.append(j == 0 ? "" : ", ").append(jstr(variants[j])).append(": ").append(jfig(startOf(variants[j])));
         }
+        b.append(", \"jvm-floor\": ").append(jfig(Figure.of(select(l -> l.is("kind", "jvm-floor")).stream()
+                .mapToDouble(l -> l.num("run_ms")).toArray())));
         b.append("},\n  \"start_phases_ms\": {");
         Map<String, Double> ph = phases();
         int k = 0;

@@ -20,7 +20,9 @@
  *       stamp (the daemon's exec) in milliseconds. Gives up early if process PID has ended.
  *   bench-client proc PID
  *       the process's RSS, CPU time (utime+stime, all threads, dead ones included), read and write
- *       system calls (syscr/syscw of /proc/PID/io) and thread count.
+ *       system calls (syscr/syscw of /proc/PID/io), thread count and minor page faults.
+ *   bench-client run COMMAND [ARG...]
+ *       runs COMMAND with its output discarded and prints its wall time from fork to exit.
  *
  * Latencies are kept whole (one 32-bit ns value per operation) and sorted for the percentiles.
  */
@@ -35,6 +37,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,7 +59,8 @@ static void usage(void)
 			"       bench-client unlink NAMES-FILE DIR...\n"
 			"       bench-client spawn STAMP-FILE COMMAND [ARG...]\n"
 			"       bench-client wait-usable STAMP-FILE PROBE-FILE TIMEOUT-MILLIS [PID]\n"
-			"       bench-client proc PID\n");
+			"       bench-client proc PID\n"
+			"       bench-client run COMMAND [ARG...]\n");
 	exit(64);
 }
 
@@ -461,12 +465,42 @@ static int cmd_wait_usable(int argc, char **argv)
 	}
 }
 
+/* ---- run ---- */
+
+static int cmd_run(int argc, char **argv)
+{
+	uint64_t t0;
+	pid_t pid;
+	int status;
+
+	if (argc < 2)
+		usage();
+	t0 = now_ns();
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null >= 0) {
+			dup2(null, 1);
+			dup2(null, 2);
+		}
+		execvp(argv[1], argv + 1);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		die("waitpid");
+	printf("run_ms=%.3f status=%d\n", (now_ns() - t0) / 1e6, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 2;
+}
+
 /* ---- proc ---- */
 
 static int cmd_proc(int argc, char **argv)
 {
 	char path[64], buf[4096], *p;
-	unsigned long long utime = 0, stime = 0, syscr = 0, syscw = 0;
+	unsigned long long utime = 0, stime = 0, minflt = 0, syscr = 0, syscw = 0;
 	long rss_kb = -1, threads = -1;
 	FILE *f;
 	size_t n;
@@ -482,7 +516,8 @@ static int cmd_proc(int argc, char **argv)
 	buf[n] = 0;
 	/* Fields after the command name, which is in parentheses and may hold anything. */
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) {
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %llu %*u %*u %*u %llu %llu", &minflt, &utime,
+			 &stime) != 3) {
 		fprintf(stderr, "bench-client: cannot parse %s\n", path);
 		return 1;
 	}
@@ -504,8 +539,8 @@ static int cmd_proc(int argc, char **argv)
 		}
 		fclose(f);
 	}
-	printf("rss_kb=%ld cpu_ms=%.1f syscr=%llu syscw=%llu threads=%ld\n", rss_kb,
-	       (utime + stime) * 1000.0 / (double)sysconf(_SC_CLK_TCK), syscr, syscw, threads);
+	printf("rss_kb=%ld cpu_ms=%.1f syscr=%llu syscw=%llu threads=%ld minflt=%llu\n", rss_kb,
+	       (utime + stime) * 1000.0 / (double)sysconf(_SC_CLK_TCK), syscr, syscw, threads, minflt);
 	return 0;
 }
 
@@ -524,6 +559,8 @@ int main(int argc, char **argv)
 		return cmd_spawn(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "wait-usable"))
 		return cmd_wait_usable(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "proc"))
 		return cmd_proc(argc - 1, argv + 1);
 	usage();

@@ -3,7 +3,8 @@
 #
 # The coco-secretfs benchmark (`make bench`): the same 32 secrets of 64 bytes served by
 #   tmpfs    a tmpfs directory holding them as files: the limit for any filesystem
-#   c-floor  bench/c-floor/c-floor.c, a minimal in-memory libfuse2 server with our mount options
+#   c-floor  bench/c-floor/c-floor.c, a minimal in-memory libfuse2 server with our mount options,
+#            multithreaded like ours (libfuse's default); c-floor-st is the same with -s (one thread)
 #   bindfs   Debian's bindfs -o direct_io over a tmpfs copy: a real C libfuse2 filesystem
 #   ours     coco-secretfs on a page of the same secrets, started through dist/coco-secretfs
 # measured side by side and interleaved (each round visits every filesystem, in a rotating order),
@@ -109,6 +110,7 @@ start() {
 	rm -f "$stamp"
 	case $fs in
 	c-floor) "$client" spawn "$stamp" "$bin/c-floor" "$work/tmpfs" "$mnt" >"$log" 2>&1 & ;;
+	c-floor-st) "$client" spawn "$stamp" "$bin/c-floor" "$work/tmpfs" "$mnt" -s >"$log" 2>&1 & ;;
 	bindfs) "$client" spawn "$stamp" bindfs -f -o direct_io "$work/bindfs-src" "$mnt" >"$log" 2>&1 & ;;
 	ours) COCO_SECRETFS_JAR=$jar COCO_SECRETFS_CDS_DIR=$cds \
 		"$client" spawn "$stamp" "$launcher" mount --backing "$work/page.bin" "$mnt" >"$log" 2>&1 & ;;
@@ -154,6 +156,16 @@ record "$(host_info) phase=begin"
 t_begin=$(date +%s)
 
 # ---- 1. process start to usable mount, interleaved ----
+# The JVM's own floor on this machine: `java -version` with the launcher's JVM options and the JDK's
+# class-data archive (what any JVM daemon pays before its first line of code).
+jvm_floor=()
+while IFS= read -r arg; do
+	case $arg in
+	-jar) break ;;
+	-XX:SharedArchiveFile=*) ;; # ours, valid only with the jar on the class path
+	*) jvm_floor+=("$arg") ;;
+	esac
+done < <(COCO_SECRETFS_DRY_RUN=1 COCO_SECRETFS_JAR=$jar COCO_SECRETFS_CDS_DIR=$cds "$launcher" mount)
 say "start to usable mount: $start_runs runs each"
 for i in $(seq 1 "$start_runs"); do
 	for fs in c-floor bindfs ours ours-nocds ours-jar; do
@@ -162,6 +174,8 @@ for i in $(seq 1 "$start_runs"); do
 		record "kind=start fs=$fs run=$i start_ms=$started_ms $p"
 		stop $fs
 	done
+	r=$("$client" run "${jvm_floor[@]}" -version) || fail "java -version failed"
+	record "kind=jvm-floor run=$i $r"
 done
 
 # Where the start goes: a few more starts of ours with class loading logged against the JVM's
@@ -189,9 +203,12 @@ for i in 1 2 3; do
 done
 
 # ---- 2. the long-lived servers ----
-fuse_fs=(c-floor bindfs ours)
-all_fs=(tmpfs c-floor bindfs ours)
-declare -A reads=([c-floor]=0 [bindfs]=0 [ours]=0 [tmpfs]=0)
+fuse_fs=(c-floor c-floor-st bindfs ours)
+all_fs=(tmpfs "${fuse_fs[@]}")
+declare -A reads=()
+for fs in "${all_fs[@]}"; do
+	reads[$fs]=0
+done
 for fs in "${fuse_fs[@]}"; do
 	start $fs $fs
 	sleep 1
@@ -233,8 +250,8 @@ done
 # more single-thread run, then the share of each shared object (kernel, libfuse, libc, the JVM, the
 # Java code it compiled, jffi).
 if command -v perf >/dev/null && perf record -q -e cpu-clock -o "$work/perf.test" -- true >/dev/null 2>&1; then
-	say "CPU profile: perf on c-floor, bindfs and ours, 2 s each"
-	for fs in c-floor bindfs ours; do
+	say "CPU profile: perf on each server, 2 s each"
+	for fs in "${fuse_fs[@]}"; do
 		perf record -q -e cpu-clock -F 1999 -p "${pid[$fs]}" -o "$work/perf-$fs.data" -- sleep 2 \
 			>/dev/null 2>&1 &
 		perf_pid=$!
@@ -287,7 +304,11 @@ for fs in "${fuse_fs[@]}"; do
 done
 
 say "unlink: every secret, interleaved"
-res=$("$client" unlink "$work/names" "$(dir tmpfs)" "$(dir c-floor)" "$(dir bindfs)" "$(dir ours)") ||
+dirs=()
+for fs in "${all_fs[@]}"; do
+	dirs+=("$(dir "$fs")")
+done
+res=$("$client" unlink "$work/names" "${dirs[@]}") ||
 	fail "unlink failed: $res"
 k=0
 while read -r line; do

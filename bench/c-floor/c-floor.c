@@ -4,7 +4,7 @@
  * benchmark. It shows what a hand-written C daemon costs on the same kernel path: the floor for any
  * libfuse2 design.
  *
- *   c-floor SRCDIR MOUNTPOINT
+ *   c-floor SRCDIR MOUNTPOINT [LIBFUSE-ARG...]
  *
  * Reads every regular file of SRCDIR (at most 64, 4 KiB each) into memory, then serves them in
  * the foreground, multithreaded, with the options coco-secretfs mounts with (direct_io,
@@ -251,17 +251,21 @@ static void floor_load(const char *dir)
 
 int main(int argc, char **argv)
 {
-	char *args[] = {
+	char *args[16] = {
 		"c-floor", "-f", NULL, "-o",
-		"direct_io,default_permissions,fsname=c-floor,subtype=c-floor", NULL,
+		"direct_io,default_permissions,fsname=c-floor,subtype=c-floor",
 	};
+	int n = 5, i;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: c-floor SRCDIR MOUNTPOINT\n");
+	if (argc < 3 || argc - 3 > 16 - n - 1) {
+		fprintf(stderr, "usage: c-floor SRCDIR MOUNTPOINT [LIBFUSE-ARG...]  (e.g. -s: single-threaded)\n");
 		return 64;
 	}
 	floor_load(argv[1]);
 	floor_mount_time = time(NULL);
 	args[2] = argv[2];
-	return fuse_main(5, args, &floor_ops, NULL);
+	for (i = 3; i < argc; i++)
+		args[n++] = argv[i];
+	args[n] = NULL;
+	return fuse_main(n, args, &floor_ops, NULL);
 }
