@@ -21,7 +21,7 @@
 # path differs. So a package builds it after installation (postinst), not in its build root.
 # Does nothing if OUTDIR is already up to date for JAR and java, unless --force.
 #
-# The launcher is found next to this script, or set COCO_SECRETFS_LAUNCHER.
+# The launcher is found next to this script, else on PATH, or set COCO_SECRETFS_LAUNCHER.
 set -eu
 
 usage() {
@@ -38,6 +38,9 @@ jar=$1
 out=$2
 here=$(cd "$(dirname "$0")" && pwd)
 launcher=${COCO_SECRETFS_LAUNCHER:-$here/coco-secretfs}
+if [ -z "${COCO_SECRETFS_LAUNCHER:-}" ] && [ ! -x "$launcher" ]; then
+	launcher=$(command -v coco-secretfs || echo "$launcher") # installed apart, e.g. /usr/bin
+fi
 [ -r "$jar" ] || { echo "build-cds: cannot read $jar" >&2; exit 66; }
 [ -x "$launcher" ] || { echo "build-cds: no launcher at $launcher (set COCO_SECRETFS_LAUNCHER)" >&2; exit 66; }
 # The same java as the launcher picks.
