@@ -112,7 +112,9 @@ public final class SecretFs extends FuseStubFS {
             }
             Optional<Secret> secret = lookup(path);
             if (secret.isEmpty()) {
-                return -ErrorCodes.ENOENT();
+                // The kernel passes names of up to 1,024 bytes; statfs says 255 is the most there can be.
+                String name = name(path);
+                return name != null && name.length() > NAME_MAX ? -ErrorCodes.ENAMETOOLONG() : -ErrorCodes.ENOENT();
             }
             fill(stat, S_IFREG | ownership.fileMode(), secret.get().length(), 1);
             return 0;

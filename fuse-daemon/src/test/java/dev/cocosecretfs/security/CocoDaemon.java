@@ -205,7 +205,7 @@ final class CocoDaemon implements AutoCloseable {
     }
 
     /** SIGTERM, then the exit code. */
-    int stop() throws Exception {
+    int stop() throws IOException, InterruptedException {
         process.destroy();
         if (!process.waitFor(DEADLINE_MS, TimeUnit.MILLISECONDS)) {
             process.destroyForcibly();
@@ -215,19 +215,26 @@ final class CocoDaemon implements AutoCloseable {
     }
 
     /** SIGKILL: leaves a dead mount behind. */
-    void kill() throws Exception {
+    void kill() throws InterruptedException {
         process.destroyForcibly();
         process.waitFor();
     }
 
+    /** Stops the daemon if it still runs and clears whatever mount it left. */
     @Override
-    public void close() throws Exception {
-        if (process.isAlive()) {
-            stop();
+    public void close() throws IOException {
+        try {
+            if (process.isAlive()) {
+                stop();
+            }
+            if (MountTable.at(mountPoint).isPresent()) {
+                new ProcessBuilder("umount", "-l", mountPoint.toString()).start().waitFor();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while stopping the daemon", e);
+        } finally {
+            Files.deleteIfExists(log);
         }
-        if (MountTable.at(mountPoint).isPresent()) {
-            new ProcessBuilder("umount", "-l", mountPoint.toString()).start().waitFor();
-        }
-        Files.deleteIfExists(log);
     }
 }
