@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: Apache-2.0
+package dev.cocosecretfs.security;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Who may read and delete, as uid 65534 through the kernel: only the user the files belong to, only
+ * with {@code --allow-other}, and only with write on the directory for deleting. Nobody writes, not
+ * the owner of a mode that grants writing, not root. Errors are told apart by their text: "Permission
+ * denied" is EACCES (the kernel's mode check, or FUSE keeping other users out), "Operation not
+ * permitted" is EPERM (the daemon refusing the operation itself).
+ */
+@DisplayName("permissions")
+class PermissionsIT {
+    static final String EACCES = "Permission denied";
+    static final String EPERM = "Operation not permitted";
+    static final List<String> AS_NOBODY = List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups");
+
+    @TempDir
+    Path tmp;
+
+    SecretPage page;
+    Path backing;
+    Path mnt;
+    final Set<Integer> deleted = new TreeSet<>();
+
+    @BeforeEach
+    void setUp() throws Exception {
+        CocoDaemon.assumeFuse();
+        // Other users must reach the mount point for these tests to test the mount, not /tmp.
+        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+        page = SecretPage.random(3, 40, 4096);
+        backing = page.write(tmp.resolve("page.bin"));
+        mnt = Files.createDirectory(tmp.resolve("mnt"));
+    }
+
+    @AfterEach
+    void pageHoldsOnlyTheDeletions() throws Exception {
+        if (page != null) {
+            page.checkOnlyWiped(Files.readAllBytes(backing), deleted);
+        }
+    }
+
+    String file(int i) {
+        return mnt.resolve(page.names.get(i)).toString();
+    }
+
+    record Result(int exit, byte[] out, String err) {}
+
+    /** Runs a command as uid and gid 65534 with no other groups. */
+    static Result asNobody(String... command) throws Exception {
+        List<String> cmd = new ArrayList<>(AS_NOBODY);
+        cmd.addAll(List.of(command));
+        return run(cmd);
+    }
+
+    static Result asRoot(String... command) throws Exception {
+        return run(List.of(command));
+    }
+
+    private static Result run(List<String> cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .start();
+        byte[] out = p.getInputStream().readAllBytes();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        return new Result(p.waitFor(), out, err);
+    }
+
+    /** Asserts the command failed with that error text and printed nothing on stdout. */
+    static void refused(String what, Result r, String error) {
+        assertThat(r.exit()).as(what + " exits non-zero").isNotZero();
+        assertThat(r.err()).as(what).contains(error);
+        assertThat(r.out()).as(what + " prints nothing").isEmpty();
+    }
+
+    /** {@link #noWrites(boolean, String, String, String)} where a hard link fails as creating does. */
+    void noWrites(boolean asNobody, String expected, String expectedForCreate) throws Exception {
+        noWrites(asNobody, expected, expectedForCreate, expectedForCreate);
+    }
+
+    /**
+     * Tries to change or create every way there is, as one user; each must be refused with the error
+     * given for writing to a secret, creating a name, or hard-linking a secret (which the kernel's
+     * protected_hardlinks refuses with EPERM to a user who may look up the file but does not own it).
+     */
+    void noWrites(boolean asNobody, String expected, String expectedForCreate, String expectedForHardLink)
+            throws Exception {
+        String f = file(1);
+        String fresh = mnt.resolve("2cf13667-ea72-4013-9dd6-155e89c5a28f").toString();
+        String[][] writes = {
+            {"sh", "-c", "printf x > \"$1\"", "sh", f},
+            {"sh", "-c", "printf x >> \"$1\"", "sh", f},
+            {"truncate", "-s", "0", f},
+        };
+        for (String[] w : writes) {
+            refused(String.join(" ", w), asNobody ? asNobody(w) : asRoot(w), expected);
+        }
+        String[][] creates = {
+            {"touch", fresh},
+            {"mkdir", fresh},
+            {"mv", f, fresh},
+            {"ln", "-s", f, fresh},
+        };
+        for (String[] w : creates) {
+            refused(String.join(" ", w), asNobody ? asNobody(w) : asRoot(w), expectedForCreate);
+        }
+        String[] link = {"ln", f, fresh};
+        refused("ln", asNobody ? asNobody(link) : asRoot(link), expectedForHardLink);
+        assertThat(Files.exists(Path.of(fresh))).isFalse();
+    }
+
+    @Test
+    @DisplayName("without --allow-other: uid 65534 cannot list, read or unlink")
+    void withoutAllowOther() throws Exception {
+        try (CocoDaemon d = CocoDaemon.mount(CocoDaemon.Start.QUICK, backing, mnt)) {
+            refused("ls", asNobody("ls", mnt.toString()), EACCES);
+            refused("cat", asNobody("cat", file(0)), EACCES);
+            refused("rm", asNobody("rm", file(0)), EACCES);
+            noWrites(true, EACCES, EACCES);
+            assertThat(page.isSecret(0, asRoot("cat", file(0)).out())).as("root reads").isTrue();
+        }
+    }
+
+    @Test
+    @DisplayName("with --allow-other: files root's 0440 in a 0750 directory: uid 65534 cannot list, read or unlink")
+    void withAllowOther() throws Exception {
+        try (CocoDaemon d = CocoDaemon.mount(CocoDaemon.Start.QUICK, backing, mnt, "--allow-other")) {
+            refused("ls", asNobody("ls", mnt.toString()), EACCES);
+            refused("cat", asNobody("cat", file(0)), EACCES);
+            refused("rm", asNobody("rm", file(0)), EACCES);
+            noWrites(true, EACCES, EACCES);
+        }
+    }
+
+    @Test
+    @DisplayName("with --allow-other --mode 0444: uid 65534 reads, but without write on the directory cannot unlink")
+    void worldReadableButNotDeletable() throws Exception {
+        try (CocoDaemon d = CocoDaemon.mount(CocoDaemon.Start.QUICK, backing, mnt, "--allow-other", "--mode", "0444")) {
+            assertThat(Files.getPosixFilePermissions(mnt)).isEqualTo(PosixFilePermissions.fromString("rwxr-xr-x"));
+            Result cat = asNobody("cat", file(0));
+            assertThat(cat.exit()).as(cat.err()).isZero();
+            assertThat(page.isSecret(0, cat.out())).as("uid 65534 reads a 0444 secret").isTrue();
+            refused("rm", asNobody("rm", "-f", file(0)), EACCES);
+            noWrites(true, EACCES, EACCES, EPERM);
+        }
+    }
+
+    @Test
+    @DisplayName("--uid 65534 without --allow-other: FUSE keeps even the owner out")
+    void ownerWithoutAllowOther() throws Exception {
+        try (CocoDaemon d = CocoDaemon.mount(CocoDaemon.Start.QUICK, backing, mnt, "--uid", "65534", "--gid", "65534")) {
+            refused("cat", asNobody("cat", file(0)), EACCES);
+            refused("rm", asNobody("rm", file(0)), EACCES);
+        }
+    }
+
+    @Test
+    @DisplayName("--uid 65534 --allow-other: that user reads and, with write on the directory, unlinks; never writes")
+    void ownerReadsAndUnlinks() throws Exception {
+        try (CocoDaemon d = CocoDaemon.mount(CocoDaemon.Start.QUICK, backing, mnt, "--allow-other",
+                "--uid", "65534", "--gid", "65534")) {
+            Result ls = asNobody("ls", mnt.toString());
+            assertThat(new String(ls.out(), StandardCharsets.UTF_8).lines().sorted())
+                    .containsExactlyElementsOf(page.names.stream().sorted().toList());
+            for (int i = 0; i < page.size(); i++) {
+                Result cat = asNobody("cat", file(i));
+                assertThat(cat.exit()).as(cat.err()).isZero();
+                assertThat(page.isSecret(i, cat.out())).as("the owner reads secret %d", i).isTrue();
+            }
+            // Files 0440: the kernel refuses writing (EACCES); creating in the owner's 0750 directory
+            // reaches the daemon, which refuses (EPERM).
+            noWrites(true, EACCES, EPERM);
+            refused("chmod", asNobody("chmod", "0666", file(1)), EPERM);
+            Result rm = asNobody("rm", file(0));
+            assertThat(rm.exit()).as(rm.err()).isZero();
+            deleted.add(0);
+            assertThat(Files.exists(Path.of(file(0)))).isFalse();
+            assertThat(d.log()).contains("wiped secret " + page.names.get(0)).contains("uid 65534");
+        }
+    }
+
+    @Test
+    @DisplayName("--mode 0640 grants the owner write: the kernel lets it through, the daemon refuses")
+    void aModeThatGrantsWriteStillWritesNothing() throws Exception {
+        try (CocoDaemon d = CocoDaemon.mount(CocoDaemon.Start.QUICK, backing, mnt, "--allow-other",
+                "--uid", "65534", "--gid", "65534", "--mode", "0640")) {
+            noWrites(true, EPERM, EPERM);
+            Result cat = asNobody("cat", file(1));
+            assertThat(page.isSecret(1, cat.out())).as("the secret is unchanged").isTrue();
+        }
+    }
+
+    @Test
+    @DisplayName("root writes nothing either")
+    void rootWritesNothing() throws Exception {
+        try (CocoDaemon d = CocoDaemon.mount(CocoDaemon.Start.QUICK, backing, mnt)) {
+            noWrites(false, EPERM, EPERM);
+            refused("chmod", asRoot("chmod", "0666", file(1)), EPERM);
+            refused("chown", asRoot("chown", "65534", file(1)), EPERM);
+            assertThat(page.isSecret(1, asRoot("cat", file(1)).out())).isTrue();
+        }
+    }
+}
