@@ -136,8 +136,9 @@ public final class SecretDirectory {
      * Wipes the secret of that name: zeroes its data, then its GUID (its length stays, so the table
      * still parses), then syncs the store, and only then drops it. If any step fails the secret stays
      * and the failure is thrown: a wipe is never reported that did not happen. A secret whose wipe
-     * failed reads as an error from then on, since part of it may be zeros; unlinking it again
-     * finishes the wipe. Nothing is written if the entry's header is no longer where it was.
+     * failed part-way reads as an error from then on, since part of it may be zeros; unlinking it
+     * again finishes the wipe. Nothing is written if the store is read-only or the entry's header is
+     * no longer where it was.
      *
      * @return the wiped entry, for logging
      * @throws NoSuchFileException if there is no live secret of that name
@@ -160,7 +161,9 @@ public final class SecretDirectory {
                 store.wipe(entry.offset(), Guid.BYTES);
                 store.sync();
             } catch (IOException | RuntimeException e) {
-                secret.markDamaged();
+                if (store.writable()) {
+                    secret.markDamaged(); // a read-only store refused before writing: the secret is whole
+                }
                 throw e;
             }
             secret.markWiped();

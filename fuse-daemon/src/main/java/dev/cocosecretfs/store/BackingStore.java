@@ -40,6 +40,14 @@ public interface BackingStore extends Closeable {
      */
     void wipe(long offset, long length) throws IOException;
 
+    /**
+     * False if the store was opened read-only: its wipes then fail before writing anything. Stores
+     * that cannot tell say true.
+     */
+    default boolean writable() {
+        return true;
+    }
+
     /** Makes earlier wipes durable: on the disk for a file, in memory for the device. */
     void sync() throws IOException;
 

@@ -96,6 +96,7 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
     }
 
     /** True if the store was opened for writing, so that wipes can succeed. */
+    @Override
     public final boolean writable() {
         return writable;
     }
