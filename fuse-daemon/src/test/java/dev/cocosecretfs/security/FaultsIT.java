@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
@@ -222,8 +223,10 @@ class FaultsIT {
             assertThat(d.process.isAlive()).isTrue();
             assertThat(d.log()).contains("could not read");
         }
-        byte[] expected = java.util.Arrays.copyOf(page.bytes, 100);
-        assertThat(Files.readAllBytes(backing)).as("the truncated page, unchanged").isEqualTo(expected);
+        // Compared without AssertJ, whose message would print the page and so the secrets in it.
+        if (!Arrays.equals(Files.readAllBytes(backing), Arrays.copyOf(page.bytes, 100))) {
+            fail("the truncated page changed");
+        }
     }
 
     @Test
