@@ -115,17 +115,21 @@ public final class SecretDirectory {
             throw new FileSystemException(store.describe(), null, "secret " + secret.name()
                     + " may be partly wiped by a failed unlink; unlink it again");
         }
-        checkHeader(secret.entry());
+        checkHeader(secret.entry(), false);
     }
 
-    /** Checks that the page still holds the entry's GUID and length where they were at open. */
-    private void checkHeader(SecretEntry entry) throws IOException {
+    /**
+     * Checks that the page still holds the entry's GUID and length where they were at open, or, if
+     * {@code orZeroGuid}, the zero GUID that an earlier wipe of it may have got as far as writing.
+     */
+    private void checkHeader(SecretEntry entry, boolean orZeroGuid) throws IOException {
         ByteBuffer header = ByteBuffer.allocate(SecretEntry.HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
         store.readMetadata(entry.offset(), header);
         header.flip();
         Guid guid = Guid.readEfi(header);
         long length = Integer.toUnsignedLong(header.getInt());
-        if (!guid.equals(entry.guid()) || length != entry.length()) {
+        boolean sameGuid = guid.equals(entry.guid()) || orZeroGuid && guid.isZero();
+        if (!sameGuid || length != entry.length()) {
             throw new FileSystemException(store.describe(), null, "entry at offset " + entry.offset()
                     + " no longer holds secret " + entry.guid() + " of length " + entry.length()
                     + ": the backing changed under the mount");
@@ -155,7 +159,7 @@ public final class SecretDirectory {
                 throw new NoSuchFileException(name);
             }
             SecretEntry entry = secret.entry();
-            checkHeader(entry);
+            checkHeader(entry, secret.damaged());
             try {
                 store.wipe(entry.dataOffset(), entry.dataLength());
                 store.wipe(entry.offset(), Guid.BYTES);
