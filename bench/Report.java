@@ -79,7 +79,14 @@ public final class Report {
     }
 
     /** One row of the table. */
-    record Metric(String key, String label, String unit, boolean higherIsBetter, Map<String, Figure> values) {}
+    /**
+     * One row of the table. {@code paired}, when not null, holds each filesystem's value per round
+     * (per run for the starts), so that a ratio can be taken within a round, between runs made
+     * seconds apart, and its median taken over the rounds: steadier than a ratio of medians when
+     * the machine's load drifts.
+     */
+    record Metric(String key, String label, String unit, boolean higherIsBetter, Map<String, Figure> values,
+            Map<String, Map<String, Double>> paired) {}
 
     private final List<Line> lines;
     private final List<Metric> metrics = new ArrayList<>();
@@ -142,7 +149,21 @@ public final class Report {
     }
 
     private void add(String key, String label, String unit, boolean higher, Map<String, Figure> values) {
-        metrics.add(new Metric(key, label, unit, higher, values));
+        metrics.add(new Metric(key, label, unit, higher, values, null));
+    }
+
+    /** A row whose ratios are paired by round: {@code roundKey} names the round of each line. */
+    private void addPaired(String key, String label, String unit, boolean higher, Predicate<Line> p,
+            ToDoubleFunction<Line> value, String roundKey) {
+        Map<String, Map<String, Double>> paired = new LinkedHashMap<>();
+        for (String fs : FS) {
+            Map<String, Double> byRound = new LinkedHashMap<>();
+            for (Line l : select(x -> x.is("fs", fs) && p.test(x))) {
+                byRound.put(l.get(roundKey), value.applyAsDouble(l));
+            }
+            paired.put(fs, byRound);
+        }
+        metrics.add(new Metric(key, label, unit, higher, perFs(p, value), paired));
     }
 
     private void compute() {
@@ -150,9 +171,9 @@ public final class Report {
             String th = String.valueOf(t);
             Predicate<Line> orc = l -> l.is("kind", "orc") && l.is("threads", th) && measured(l);
             String n = t == 1 ? "1 thread" : "2 threads";
-            add("orc_rate_" + t + "t", "open+read+close, " + n, "ops/s", true, perFs(orc, l -> l.num("rate")));
-            add("orc_mean_" + t + "t", "  mean latency", "us", false, perFs(orc, l -> l.num("mean_us")));
-            add("orc_p99_" + t + "t", "  p99 latency", "us", false, perFs(orc, l -> l.num("p99_us")));
+            addPaired("orc_rate_" + t + "t", "open+read+close, " + n, "ops/s", true, orc, l -> l.num("rate"), "round");
+            addPaired("orc_mean_" + t + "t", "  mean latency", "us", false, orc, l -> l.num("mean_us"), "round");
+            addPaired("orc_p99_" + t + "t", "  p99 latency", "us", false, orc, l -> l.num("p99_us"), "round");
             add("orc_cpu_" + t + "t", "  server CPU per op", "us", false,
                     ratioOfSums(orc, "cpu_ms", "ops", 1000));
             add("orc_trips_" + t + "t", "  round trips per op", "", false, ratioOfSums(orc, "syscw", "ops", 1));
@@ -160,14 +181,14 @@ public final class Report {
                     ratioOfSums(orc, "syscr", "ops", 1));
         }
         Predicate<Line> rd = l -> l.is("kind", "readdir");
-        add("readdir_mean", "readdir (34 entries), mean", "us", false, perFs(rd, l -> l.num("mean_us")));
-        add("readdir_p99", "  p99 latency", "us", false, perFs(rd, l -> l.num("p99_us")));
+        addPaired("readdir_mean", "readdir (34 entries), mean", "us", false, rd, l -> l.num("mean_us"), "round");
+        addPaired("readdir_p99", "  p99 latency", "us", false, rd, l -> l.num("p99_us"), "round");
         add("readdir_cpu", "  server CPU per readdir", "us", false, ratioOfSums(rd, "cpu_ms", "ops", 1000));
         Predicate<Line> ul = l -> l.is("kind", "unlink");
         add("unlink_mean", "unlink, mean (32 files)", "us", false, perFs(ul, l -> l.num("mean_us")));
         add("unlink_max", "  max latency", "us", false, perFs(ul, l -> l.num("max_us")));
         Predicate<Line> st = l -> l.is("kind", "start");
-        add("start_ms", "start to usable mount, median", "ms", false, perFs(st, l -> l.num("start_ms")));
+        addPaired("start_ms", "start to usable mount, median", "ms", false, st, l -> l.num("start_ms"), "run");
         add("start_faults", "  page faults until usable", "", false, perFs(st, l -> l.num("minflt")));
         add("rss_mount_mb", "server RSS after mount", "MB", false,
                 perFs(l -> l.is("kind", "rss-mount"), l -> l.num("rss_kb") / 1024));
@@ -188,6 +209,14 @@ public final class Report {
     }
 
     private static double ratio(Metric m, String other) {
+        if (m.paired() != null) {
+            Map<String, Double> o = m.paired().get("ours");
+            Map<String, Double> t = m.paired().get(other);
+            double[] r = o.keySet().stream().filter(t::containsKey)
+                    .mapToDouble(k -> o.get(k) / t.get(k)).filter(v -> !Double.isNaN(v) && !Double.isInfinite(v))
+                    .toArray();
+            return Figure.of(r).median();
+        }
         double ours = m.values().get("ours").median();
         double them = m.values().get(other).median();
         return them == 0 || Double.isNaN(them) || Double.isNaN(ours) ? Double.NaN : ours / them;
@@ -254,7 +283,8 @@ public final class Report {
                         + " %s CPUs, load %s -> %s; java %s; commit %s; %s s%n",
                 rounds, starts, begin.get("cpus"), begin.get("load"), end.get("load"), begin.get("java"),
                 begin.get("commit"), end.get("seconds")));
-        b.append("Medians over the rounds; ±: half the range of the rounds. Ratios: coco-secretfs / other.\n\n");
+        b.append("Medians over the rounds; ±: half the range of the rounds. Ratios: coco-secretfs / other, taken"
+                + " within each round (or start run) and their median given.\n\n");
         String fmt = "%-36s %12s %12s %12s %12s %13s %6s %6s %6s %7s%n";
         b.append(String.format(Locale.ROOT, fmt, "", "tmpfs", "C floor", "C floor -s", "bindfs", "coco-secretfs",
                 "/tmpfs", "/C", "/C -s", "/bindfs"));

@@ -16,16 +16,16 @@
 # and the built jar (scripts/ensure-deps.sh bench installs the packages).
 #
 # Knobs (environment): COCO_SECRETFS_JAR (default fuse-daemon/target/coco-secretfs.jar),
-# BENCH_CDS_DIR (default target/cds; built or refreshed by dist/build-cds.sh), BENCH_ROUNDS (5),
-# BENCH_RUN_MS (1000: one timed open+read+close run), BENCH_START_RUNS (9), BENCH_READS (400000).
+# BENCH_CDS_DIR (default target/cds; built or refreshed by dist/build-cds.sh), BENCH_ROUNDS (7),
+# BENCH_RUN_MS (700: one timed open+read+close run), BENCH_START_RUNS (9), BENCH_READS (400000).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 jar=${COCO_SECRETFS_JAR:-$root/fuse-daemon/target/coco-secretfs.jar}
 out=$root/target/bench
 cds=${BENCH_CDS_DIR:-$root/target/cds}
-rounds=${BENCH_ROUNDS:-5}
-run_ms=${BENCH_RUN_MS:-1000}
+rounds=${BENCH_ROUNDS:-7}
+run_ms=${BENCH_RUN_MS:-700}
 start_runs=${BENCH_START_RUNS:-9}
 reads_target=${BENCH_READS:-400000}
 launcher=$root/dist/coco-secretfs
