@@ -30,6 +30,7 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
     private static final int EROFS = 30;
     private static final int EPERM = 1;
     private static final byte[] ZEROS = new byte[4096];
+    private static final int SCRATCH_BYTES = 64;
 
     private final LibC libc = Native.libc();
     private final Path path;
@@ -37,6 +38,9 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
     private final boolean writable;
     private final long size;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Per-thread native room for headers, which every read checks: no allocation per read. */
+    private final ThreadLocal<Pointer> scratch =
+            ThreadLocal.withInitial(() -> Memory.allocateDirect(Runtime.getRuntime(libc), SCRATCH_BYTES));
 
     FdStore(Path path) throws IOException {
         this.path = checkNotNull(path, "path");
@@ -104,7 +108,8 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
     @Override
     public final void readMetadata(long offset, ByteBuffer dst) throws IOException {
         int length = dst.remaining();
-        Pointer scratch = Memory.allocateDirect(Runtime.getRuntime(libc), Math.max(length, 1));
+        Pointer scratch = length <= SCRATCH_BYTES ? this.scratch.get()
+                : Memory.allocateDirect(Runtime.getRuntime(libc), length);
         readInto(offset, scratch, length);
         byte[] bytes = new byte[length];
         scratch.get(0, bytes, 0, length);
