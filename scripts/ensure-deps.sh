@@ -54,6 +54,7 @@ for group in "$@"; do
 		want pkg-config command -v pkg-config
 		want libfuse-dev test -f /usr/include/fuse/fuse.h
 		want bindfs command -v bindfs
+		want linux-perf command -v perf
 		;;
 	systemd)
 		want systemd command -v systemd-analyze
