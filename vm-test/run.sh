@@ -3,7 +3,7 @@
 #
 # The kernel shim, proven in a VM (QEMU, TCG only: never KVM here).
 #
-#   bash vm-test/run.sh [PHASE...]      phases: 1 2 (default: both)
+#   bash vm-test/run.sh [PHASE...]      phases: 1 2 3 (default: all)
 #
 # Host: builds kernel-shim/ against Debian's kernel headers (W=1 + sparse, must be
 # silent), a static probe for the guest, the secret page, and a busybox initramfs.
@@ -11,6 +11,12 @@
 #   phase 2  the real thing: the host's Java runs the project jar in the guest
 #            (host root over 9p, read-only) with its default backing /dev/coco_secret;
 #            ls, cat, rm on the FUSE mount; SIGTERM.
+#   phase 3  systemd as PID 1: the host's root (9p, read-only) under a tmpfs overlay,
+#            the .deb installed there (dpkg -i, postinst included), the shim in
+#            /lib/modules/KVER/updates; then switch_root to systemd, which mounts
+#            /run/coco at boot. Checks (guest/systemd-checks): the mount as PID 1 sees
+#            it, readiness, the journal's priorities, rm, stop, start with the shim
+#            unloaded, SIGKILL and the automatic restart. Needs `make deb` first.
 # After each guest powers off, the host reads the page from the guest's RAM (a
 # memory-backend-file) and compares it byte for byte with what must be there.
 #
@@ -18,8 +24,10 @@
 # if anything failed. Artefacts and console logs are in vm-test/out/.
 #
 # Environment: KVER (default: the newest /lib/modules/*/build with a /boot/vmlinuz),
-# VM_SMP (2), VM_TIMEOUT1 (60 s), VM_TIMEOUT2 (150 s), VM_JAVA_OPTS (-Xint: options
-# for the guest's JVM, see below), VM_APPEND (extra kernel parameters, e.g. loglevel=7).
+# VM_SMP (2), VM_TIMEOUT1 (60 s), VM_TIMEOUT2 (150 s), VM_TIMEOUT3 (360 s), VM_JAVA_OPTS
+# (-Xint: options for the guest's JVM, see below), VM_START_TIMEOUT (120 s: the service's
+# TimeoutStartSec in phase 3), VM_APPEND (extra kernel parameters, e.g. loglevel=7),
+# VM_DEB (the package; default: the newest target/coco-secretfs_*_amd64.deb).
 
 set -u
 set -o pipefail
@@ -33,6 +41,10 @@ SIZE=4096
 SMP=${VM_SMP:-2}
 T1=${VM_TIMEOUT1:-60}
 T2=${VM_TIMEOUT2:-150}
+T3=${VM_TIMEOUT3:-360}
+# The shipped unit allows 30 s to start, enough on hardware; an interpreted JVM under
+# TCG on a busy host can take longer than that (phase 2 mounted after 10-30 s).
+START_TIMEOUT=${VM_START_TIMEOUT:-120s}
 # The guest's JVM runs interpreted. Under TCG, and with two vCPUs in particular,
 # HotSpot's live patching of JIT-compiled code sometimes ends in a SIGILL that
 # the JVM cannot attribute (cross-modifying code as the emulator sees it); and
@@ -58,7 +70,7 @@ stop() {
 	summary
 }
 
-phases=${*:-1 2}
+phases=${*:-1 2 3}
 
 # ---------------------------------------------------------------- prerequisites
 for tool in qemu-system-x86_64 gcc make cpio sparse timeout od cmp; do
@@ -198,12 +210,13 @@ ERASE_LEN=7
 cp "$PAGE" "$OUT/initramfs/coco/phase1-expected.bin"
 zero_range "$OUT/initramfs/coco/phase1-expected.bin" $ERASE_OFF $ERASE_LEN
 zero_range "$OUT/initramfs/coco/phase1-expected.bin" $((SIZE - 8)) 8
-# Phase 2 removes the second secret: its GUID and data become zero, its length stays.
+# Phases 2 and 3 remove the second secret: its GUID and data become zero, its length stays.
 RM_OFF=${OFFS[1]}
 RM_LEN=$(u32_at "$PAGE" $((RM_OFF + 16)))
 cp "$PAGE" "$OUT/initramfs/coco/phase2-expected.bin"
 zero_range "$OUT/initramfs/coco/phase2-expected.bin" "$RM_OFF" 16
 zero_range "$OUT/initramfs/coco/phase2-expected.bin" $((RM_OFF + 20)) $((RM_LEN - 20))
+cp "$OUT/initramfs/coco/phase2-expected.bin" "$OUT/phase3-expected.bin"
 cp "$PAGE" "$OUT/page.bin"
 
 # ---------------------------------------------------------------- the initramfs
@@ -212,9 +225,10 @@ mkdir -p "$IRD"/{bin,proc,sys,dev,tmp,coco/modules}
 cp /bin/busybox "$IRD/bin/busybox"
 cp "$HERE/guest/init" "$IRD/init"
 chmod 755 "$IRD/init"
+cp "$HERE/guest/systemd-checks" "$HERE/guest/coco-vm-test.service" "$IRD/coco/"
 cp "$OUT/build/coco_secret_shim.ko" "$OUT/probe" "$IRD/coco/"
 
-# Modules for FUSE and 9p over virtio, with their dependencies first (modules.dep).
+# Modules for FUSE, 9p over virtio and overlayfs, with their dependencies first (modules.dep).
 declare -A seen=()
 add_module() { # add_module kernel/path/x.ko
 	local m=$1 dep
@@ -227,7 +241,7 @@ add_module() { # add_module kernel/path/x.ko
 	basename "$m" >>"$IRD/coco/modules.order"
 }
 : >"$IRD/coco/modules.order"
-for name in fuse 9p 9pnet_virtio virtio_pci; do
+for name in fuse 9p 9pnet_virtio virtio_pci overlay; do
 	m=$(grep -o "^kernel/[^:]*/$name\.ko[^:]*" "$MODDIR/modules.dep" | head -n1)
 	[ -n "$m" ] && add_module "$m" || stop "module $name of $KVER found"
 done
@@ -236,6 +250,11 @@ if grep -q '\.ko\.' "$IRD/coco/modules.order"; then
 fi
 
 JAVA=$(readlink -f "$(command -v java 2>/dev/null)" 2>/dev/null || true)
+DEB=${VM_DEB:-$(ls -t "$ROOT"/target/coco-secretfs_*_amd64.deb 2>/dev/null | head -n 1)}
+[ -z "$DEB" ] || DEB=$(readlink -f "$DEB")
+# Phase 3's module index: the host's modules plus the shim in updates/, as depmod
+# sees them; the guest copies these files into its /lib/modules/KVER.
+MODINDEX=$OUT/modindex/lib/modules/$KVER
 cat >"$IRD/coco/conf" <<EOF
 PHYS=$PHYS
 SIZE=$SIZE
@@ -247,6 +266,10 @@ JAVA_OPTS='$JAVA_OPTS'
 ALL_GUIDS='$(printf '%s\n' "${GUIDS[@]}" | sort | tr '\n' ' ')'
 KEPT_GUIDS='$(printf '%s\n' "${GUIDS[@]}" | grep -v "$REMOVE_GUID" | sort | tr '\n' ' ')'
 REMOVE_GUID=$REMOVE_GUID
+KVER=$KVER
+DEB='$DEB'
+MODINDEX='$MODINDEX'
+START_TIMEOUT=$START_TIMEOUT
 EOF
 (cd "$IRD" && find . | cpio -o -H newc --quiet) >"$OUT/initramfs.cpio" ||
 	stop "initramfs built"
@@ -263,8 +286,9 @@ fi
 cleanup() { rm -f "$RAM"; }
 trap cleanup EXIT
 run_vm() {
-	local phase=$1 limit=$2 log=$OUT/console-$1.log t0=$SECONDS
+	local phase=$1 limit=$2 log=$OUT/console-$1.log t0=$SECONDS append=""
 	shift 2
+	[ "$phase" = 3 ] && append=$PHASE3_APPEND
 	rm -f "$RAM"
 	timeout -k 5 "$limit" qemu-system-x86_64 \
 		-accel tcg -machine pc,memory-backend=ram -m 1G -smp "$SMP" \
@@ -272,19 +296,20 @@ run_vm() {
 		-nodefaults -no-user-config -display none -no-reboot \
 		-serial file:"$log" \
 		-kernel "/boot/vmlinuz-$KVER" -initrd "$OUT/initramfs.cpio" \
-		-append "console=ttyS0 quiet panic=-1 memmap=4K\$$PHYS cocophase=$phase ${VM_APPEND:-}" \
+		-append "console=ttyS0 quiet panic=-1 memmap=4K\$$PHYS cocophase=$phase $append ${VM_APPEND:-}" \
 		-device loader,file="$OUT/page.bin",addr=$PHYS,force-raw=on \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
 		"$@" >"$OUT/qemu-$phase.log" 2>&1
 	VM_RC=$?
 	echo "vm-test: phase $phase guest ran $((SECONDS - t0)) s (QEMU exit $VM_RC)"
 }
-# report_vm PHASE EXPECTED-PAGE: the guest's own checks, its verdict, then the page
-# as it is in the guest's physical memory.
+# report_vm PHASE EXPECTED-PAGE [RESULTS]: the guest's own checks (from RESULTS if given,
+# else from the console), its verdict, then the page as it is in the guest's physical memory.
 report_vm() {
 	local phase=$1 expected=$2 log=$OUT/console-$1.log what
-	touch "$log"
-	tr -d '\r' <"$log" | grep -a -E '^GUEST-(PASS|FAIL) ' | while read -r verdict name; do
+	local results=${3:-$log}
+	touch "$log" "$results"
+	tr -d '\r' <"$results" | grep -a -E '^GUEST-(PASS|FAIL) ' | while read -r verdict name; do
 		[ "$verdict" = GUEST-PASS ] && echo "PASS: phase $phase: $name" ||
 			echo "FAIL: phase $phase: $name"
 	done >"$OUT/guest-$phase.results"
@@ -322,6 +347,22 @@ report_vm() {
 	rm -f "$RAM"
 }
 
+# removed_entry_wiped PHASE: the removed entry, spelled out: GUID and data zero, length kept.
+removed_entry_wiped() {
+	local p=$OUT/pmem-$1.bin what="phase $1: removed entry at $RM_OFF: GUID and $((RM_LEN - 20)) data bytes zero, length $RM_LEN kept"
+	[ -f "$p" ] || return
+	if [ "$(hex_at "$p" "$RM_OFF" 16)" = "00000000000000000000000000000000" ] &&
+		[ "$(hex_at "$p" $((RM_OFF + 20)) $((RM_LEN - 20)) | tr -d 0)" = "" ] &&
+		[ "$(u32_at "$p" $((RM_OFF + 16)))" = "$RM_LEN" ]; then
+		pass "$what"
+	else
+		fail "$what"
+	fi
+}
+# Phase 3 boots the default target: multi-user, where the package enabled the service.
+# No interactive first-boot questions; no status lines between the checks' own.
+PHASE3_APPEND="systemd.unit=multi-user.target systemd.firstboot=off systemd.show_status=0"
+
 for phase in $phases; do
 	case $phase in
 	1)
@@ -340,19 +381,50 @@ for phase in $phases; do
 		run_vm 2 "$T2" \
 			-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
 		report_vm 2 "$OUT/initramfs/coco/phase2-expected.bin"
-		# The removed entry, spelled out: GUID and data zero, length kept.
-		if [ -f "$OUT/pmem-2.bin" ]; then
-			p=$OUT/pmem-2.bin
-			if [ "$(hex_at "$p" "$RM_OFF" 16)" = "00000000000000000000000000000000" ] &&
-				[ "$(hex_at "$p" $((RM_OFF + 20)) $((RM_LEN - 20)) | tr -d 0)" = "" ] &&
-				[ "$(u32_at "$p" $((RM_OFF + 16)))" = "$RM_LEN" ]; then
-				pass "phase 2: removed entry at $RM_OFF: GUID and $((RM_LEN - 20)) data bytes zero, length $RM_LEN kept"
-			else
-				fail "phase 2: removed entry at $RM_OFF: GUID and $((RM_LEN - 20)) data bytes zero, length $RM_LEN kept"
-			fi
-		fi
+		removed_entry_wiped 2
 		;;
-	*) fail "unknown phase '$phase' (phases: 1 2)" ;;
+	3)
+		if [ -z "$DEB" ] || [ ! -f "$DEB" ]; then
+			fail "phase 3: the package target/coco-secretfs_*_amd64.deb exists (build it first: make deb)"
+			continue
+		fi
+		# The guest boots the host's own systemd, and the package's postinst enables the
+		# unit with deb-systemd-helper.
+		missing=""
+		for tool in depmod /lib/systemd/systemd systemctl journalctl deb-systemd-helper; do
+			command -v $tool >/dev/null || missing="$missing $tool"
+		done
+		if [ -n "$missing" ]; then
+			fail "phase 3: host has$missing (install with: sh scripts/ensure-deps.sh vm)"
+			continue
+		fi
+		echo "vm-test: phase 3 installs $DEB"
+		[ ! "$JAR" -nt "$DEB" ] ||
+			echo "vm-test: note: the package is older than $JAR; phase 3 tests the package (make deb)"
+		# depmod -b wants BASE/lib/modules/KVER: the host's modules through a symlink,
+		# the shim as a file, the index written next to them.
+		rm -rf "$OUT/modindex"
+		mkdir -p "$MODINDEX/updates"
+		ln -s "$MODDIR/kernel" "$MODINDEX/kernel"
+		cp "$MODDIR"/modules.order "$MODDIR"/modules.builtin* "$MODINDEX/"
+		cp "$OUT/build/coco_secret_shim.ko" "$MODINDEX/updates/"
+		if depmod -b "$OUT/modindex" "$KVER" 2>"$OUT/depmod.log" &&
+			grep -q '^updates/coco_secret_shim.ko:' "$MODINDEX/modules.dep"; then
+			pass "phase 3: depmod indexes the shim in updates/"
+		else
+			cat "$OUT/depmod.log"
+			fail "phase 3: depmod indexes the shim in updates/"
+			continue
+		fi
+		rm -rf "$OUT/share-3"
+		mkdir -p "$OUT/share-3"
+		run_vm 3 "$T3" \
+			-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+			-virtfs local,path="$OUT/share-3",mount_tag=results,security_model=none
+		report_vm 3 "$OUT/phase3-expected.bin" "$OUT/share-3/guest-3.results"
+		removed_entry_wiped 3
+		;;
+	*) fail "unknown phase '$phase' (phases: 1 2 3)" ;;
 	esac
 done
 
