@@ -48,6 +48,9 @@ for group in "$@"; do
 		want cpio command -v cpio
 		want kmod command -v modinfo
 		want "linux-image-amd64 linux-headers-amd64" kernel_pkgs_present
+		want systemd test -x /lib/systemd/systemd
+		want init-system-helpers command -v deb-systemd-helper
+		want dpkg-dev command -v dpkg-deb
 		;;
 	bench)
 		want build-essential command -v gcc

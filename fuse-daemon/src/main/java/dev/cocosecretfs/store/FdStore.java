@@ -72,10 +72,13 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
      * see when it does not.
      */
     static BasicFileAttributes attributes(Path path) throws IOException {
-        if (!Files.exists(path)) {
+        // readAttributes, not Files.exists: a device the cgroup denies must not pass for a missing one.
+        BasicFileAttributes attrs;
+        try {
+            attrs = Files.readAttributes(path, BasicFileAttributes.class);
+        } catch (NoSuchFileException e) {
             throw new NoSuchFileException(path.toString(), null, "no such file or device");
         }
-        BasicFileAttributes attrs = Files.readAttributes(path, BasicFileAttributes.class);
         if (attrs.isDirectory()) {
             throw new FileSystemException(path.toString(), null, "is a directory, not a page or device");
         }
