@@ -175,8 +175,12 @@ public final class FuseMount {
         return where;
     }
 
+    /**
+     * True if the FUSE mount at {@code where} has lost its daemon. statfs always asks the daemon,
+     * where stat or access may be answered from attributes the kernel still caches.
+     */
     private static boolean isDead(Path where) {
-        return Native.libc().access(where.toString(), 0) != 0 && Native.errno() == LibC.ENOTCONN;
+        return Native.libc().statfs(where.toString(), new byte[256]) != 0 && Native.errno() == LibC.ENOTCONN;
     }
 
     /** Unmounts, lazily if asked; as root through umount2, otherwise through fusermount. */

@@ -50,7 +50,8 @@ public interface LibC {
 
     int mlockall(int flags);
 
-    int access(String path, int mode);
+    /** struct statfs is 120 bytes on x86-64; only the call's errno is of interest here. */
+    int statfs(String path, @Out byte[] buf);
 
     int umount2(String target, int flags);
 

@@ -4,6 +4,7 @@ package dev.cocosecretfs.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cocosecretfs.fuse.MountTable;
+import dev.cocosecretfs.security.CocoDaemon;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -36,7 +37,7 @@ class BadInputIT {
     @BeforeEach
     void setUp() throws Exception {
         page = tmp.resolve("page.bin");
-        assertThat(Coco.run("pack", "--out", page.toString(), GUID + "=passphrase").exit()).isZero();
+        assertThat(CocoDaemon.run("pack", "--out", page.toString(), GUID + "=passphrase").exit()).isZero();
         mnt = Files.createDirectory(tmp.resolve("mnt"));
     }
 
@@ -95,7 +96,7 @@ class BadInputIT {
         args.add(where.toString());
         byte[] before = Files.isRegularFile(backing) ? Files.readAllBytes(backing) : null;
 
-        Coco.Result r = Coco.run(args.toArray(new String[0]));
+        CocoDaemon.Result r = CocoDaemon.run(args.toArray(new String[0]));
 
         assertThat(r.exit()).as(r.err()).isEqualTo(exit);
         assertThat(r.errLines()).singleElement().asString()
@@ -111,7 +112,7 @@ class BadInputIT {
     @DisplayName("pack: secrets that do not fit")
     void packTooBig() throws Exception {
         byte[] before = Files.readAllBytes(page);
-        Coco.Result r = Coco.run("pack", "--out", page.toString(), "--size", "64", GUID + "=" + "x".repeat(30));
+        CocoDaemon.Result r = CocoDaemon.run("pack", "--out", page.toString(), "--size", "64", GUID + "=" + "x".repeat(30));
         assertThat(r.exit()).isEqualTo(65);
         assertThat(r.errLines()).singleElement().asString()
                 .isEqualTo("coco-secretfs: " + page + ": the secrets need 70 bytes with their headers; the page is 64 bytes");
@@ -122,16 +123,16 @@ class BadInputIT {
     @DisplayName("pack: a bad GUID, a missing file, a repeated GUID, no '='")
     void packBadArguments() throws Exception {
         Path out = tmp.resolve("out.bin");
-        Coco.Result bad = Coco.run("pack", "--out", out.toString(), "not-a-guid=x");
+        CocoDaemon.Result bad = CocoDaemon.run("pack", "--out", out.toString(), "not-a-guid=x");
         assertThat(bad.exit()).isEqualTo(64);
         assertThat(bad.errLines()).singleElement().asString().startsWith("coco-secretfs: 'not-a-guid' is not a GUID");
-        Coco.Result missing = Coco.run("pack", "--out", out.toString(), GUID + "=@" + tmp.resolve("none"));
+        CocoDaemon.Result missing = CocoDaemon.run("pack", "--out", out.toString(), GUID + "=@" + tmp.resolve("none"));
         assertThat(missing.exit()).isEqualTo(66);
         assertThat(missing.errLines()).singleElement().asString()
                 .isEqualTo("coco-secretfs: secret file " + tmp.resolve("none") + ": no such file or device");
-        Coco.Result twice = Coco.run("pack", "--out", out.toString(), GUID + "=a", GUID + "=b");
+        CocoDaemon.Result twice = CocoDaemon.run("pack", "--out", out.toString(), GUID + "=a", GUID + "=b");
         assertThat(twice.exit()).isEqualTo(64);
-        Coco.Result noEq = Coco.run("pack", "--out", out.toString(), "hunter2");
+        CocoDaemon.Result noEq = CocoDaemon.run("pack", "--out", out.toString(), "hunter2");
         assertThat(noEq.exit()).isEqualTo(64);
         assertThat(noEq.err()).as("a malformed argument may be a secret: never echoed").doesNotContain("hunter2");
         assertThat(out).doesNotExist();
@@ -142,18 +143,18 @@ class BadInputIT {
     void inspectBad() throws Exception {
         Path corrupt = tmp.resolve("corrupt.bin");
         Files.write(corrupt, corruptPage());
-        Coco.Result r = Coco.run("inspect", corrupt.toString());
+        CocoDaemon.Result r = CocoDaemon.run("inspect", corrupt.toString());
         assertThat(r.exit()).isEqualTo(65);
         assertThat(r.errLines()).singleElement().asString()
                 .isEqualTo("coco-secretfs: " + corrupt + ": entry at offset 60: length 7 is below the 20-byte entry header");
-        assertThat(Coco.run("inspect", tmp.resolve("none").toString()).exit()).isEqualTo(66);
+        assertThat(CocoDaemon.run("inspect", tmp.resolve("none").toString()).exit()).isEqualTo(66);
     }
 
     @Test
     @DisplayName("inspect never prints secret bytes")
     void inspectPrintsNoSecret() throws Exception {
-        Coco.Result text = Coco.run("inspect", page.toString());
-        Coco.Result json = Coco.run("inspect", "--json", page.toString());
+        CocoDaemon.Result text = CocoDaemon.run("inspect", page.toString());
+        CocoDaemon.Result json = CocoDaemon.run("inspect", "--json", page.toString());
         assertThat(text.exit()).isZero();
         assertThat(text.out()).contains(GUID).contains("live").doesNotContain("passphrase");
         assertThat(json.out()).contains("\"guid\":\"" + GUID + "\"").doesNotContain("passphrase");

@@ -2,6 +2,7 @@
 package dev.cocosecretfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import dev.cocosecretfs.security.CocoDaemon;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
@@ -32,12 +33,12 @@ class ContainerIT {
 
     @BeforeEach
     void setUp() throws Exception {
-        Coco.assumeFuse();
+        CocoDaemon.assumeFuse();
         assumeTrue(Files.isExecutable(BUSYBOX), "skipped: /bin/busybox (Debian package busybox-static) is missing;"
                 + " make check installs it");
         Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
         page = tmp.resolve("page.bin");
-        assertThat(Coco.run("pack", "--out", page.toString(), LUKS + "=disk-passphrase",
+        assertThat(CocoDaemon.run("pack", "--out", page.toString(), LUKS + "=disk-passphrase",
                 BUNDLE + "=" + BUNDLE_TEXT).exit()).isZero();
         mnt = Files.createDirectory(tmp.resolve("mnt"));
         rootfs = tmp.resolve("rootfs");
@@ -53,7 +54,7 @@ class ContainerIT {
      * Runs {@code command} in the container: a private mount namespace in which the mount is bound at
      * rootfs/run/coco ({@code ro} or {@code rw}), then chroot into rootfs as {@code user}.
      */
-    Coco.Result inContainer(String bind, String user, String command) throws Exception {
+    CocoDaemon.Result inContainer(String bind, String user, String command) throws Exception {
         String script = "set -e\n"
                 + "mount --bind '" + mnt + "' '" + rootfs + "/run/coco'\n"
                 + ("ro".equals(bind) ? "mount -o remount,bind,ro '" + rootfs + "/run/coco'\n" : "")
@@ -62,18 +63,18 @@ class ContainerIT {
         Path out = Files.createTempFile(tmp, "out", ".txt");
         Path err = Files.createTempFile(tmp, "err", ".txt");
         int exit = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start().waitFor();
-        return new Coco.Result(exit, Files.readString(out), Files.readString(err));
+        return new CocoDaemon.Result(exit, Files.readString(out), Files.readString(err));
     }
 
     @Test
     void readOnlyBindReadsButCannotDelete() throws Exception {
         byte[] before = Files.readAllBytes(page);
-        try (Coco.Mounted m = Coco.Mounted.start(page, mnt)) {
-            Coco.Result read = inContainer("ro", "0:0", "cat /run/coco/" + BUNDLE);
+        try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
+            CocoDaemon.Result read = inContainer("ro", "0:0", "cat /run/coco/" + BUNDLE);
             assertThat(read.exit()).as(read.err()).isZero();
             assertThat(read.out()).isEqualTo(BUNDLE_TEXT);
 
-            Coco.Result rm = inContainer("ro", "0:0", "rm /run/coco/" + BUNDLE);
+            CocoDaemon.Result rm = inContainer("ro", "0:0", "rm /run/coco/" + BUNDLE);
             assertThat(rm.exit()).isNotZero();
             assertThat(rm.err()).contains("Read-only file system");
             assertThat(Files.exists(mnt.resolve(BUNDLE))).isTrue();
@@ -83,29 +84,29 @@ class ContainerIT {
 
     @Test
     void readWriteBindDeletesAndWipesThePage() throws Exception {
-        try (Coco.Mounted m = Coco.Mounted.start(page, mnt)) {
-            Coco.Result rm = inContainer("rw", "0:0", "rm /run/coco/" + BUNDLE + " && ls /run/coco");
+        try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
+            CocoDaemon.Result rm = inContainer("rw", "0:0", "rm /run/coco/" + BUNDLE + " && ls /run/coco");
             assertThat(rm.exit()).as(rm.err()).isZero();
             assertThat(rm.out().trim()).isEqualTo(LUKS);
             assertThat(Files.exists(mnt.resolve(BUNDLE))).as("gone on the host too").isFalse();
         }
-        Coco.Result inspect = Coco.run("inspect", "--json", page.toString());
+        CocoDaemon.Result inspect = CocoDaemon.run("inspect", "--json", page.toString());
         assertThat(inspect.out()).contains("\"state\":\"wiped\"").doesNotContain(BUNDLE);
     }
 
     @Test
     void aNonRootUserReadsOnlyWhatTheModesAllow() throws Exception {
-        try (Coco.Mounted m = Coco.Mounted.start(page, mnt, "--allow-other", "--gid", "4242", "--mode", "0440")) {
-            Coco.Result member = inContainer("ro", "4242:4242", "cat /run/coco/" + BUNDLE);
+        try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt, "--allow-other", "--gid", "4242", "--mode", "0440")) {
+            CocoDaemon.Result member = inContainer("ro", "4242:4242", "cat /run/coco/" + BUNDLE);
             assertThat(member.exit()).as(member.err()).isZero();
             assertThat(member.out()).isEqualTo(BUNDLE_TEXT);
 
-            Coco.Result other = inContainer("ro", "65534:65534", "cat /run/coco/" + BUNDLE);
+            CocoDaemon.Result other = inContainer("ro", "65534:65534", "cat /run/coco/" + BUNDLE);
             assertThat(other.exit()).isNotZero();
             assertThat(other.err()).contains("Permission denied");
             assertThat(other.out()).isEmpty();
 
-            Coco.Result list = inContainer("ro", "65534:65534", "ls /run/coco");
+            CocoDaemon.Result list = inContainer("ro", "65534:65534", "ls /run/coco");
             assertThat(list.exit()).as("the directory is 0550: no listing for others").isNotZero();
         }
     }

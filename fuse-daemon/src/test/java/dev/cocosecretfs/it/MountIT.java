@@ -4,6 +4,7 @@ package dev.cocosecretfs.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cocosecretfs.fuse.MountTable;
+import dev.cocosecretfs.security.CocoDaemon;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,7 +40,7 @@ class MountIT {
 
     @BeforeEach
     void setUp() throws Exception {
-        Coco.assumeFuse();
+        CocoDaemon.assumeFuse();
         // Other users must reach the mount point for the permission tests to test the mount, not /tmp.
         Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
         binary = new byte[256];
@@ -49,7 +50,7 @@ class MountIT {
         Path bin = tmp.resolve("kbs.bin");
         Files.write(bin, binary);
         page = tmp.resolve("page.bin");
-        Coco.Result packed = Coco.run("pack", "--out", page.toString(),
+        CocoDaemon.Result packed = CocoDaemon.run("pack", "--out", page.toString(),
                 LUKS + "=" + LUKS_TEXT, BUNDLE + "=" + BUNDLE_TEXT, KBS + "=@" + bin);
         assertThat(packed.exit()).as(packed.err()).isZero();
         mnt = Files.createDirectory(tmp.resolve("mnt"));
@@ -72,7 +73,7 @@ class MountIT {
     class Reading {
         @Test
         void namesSizesModesAndContents() throws Exception {
-            try (Coco.Mounted m = Coco.Mounted.start(page, mnt)) {
+            try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
                 try (var names = Files.list(mnt)) {
                     assertThat(names.map(p -> p.getFileName().toString()).sorted())
                             .containsExactly(KBS, LUKS, BUNDLE);
@@ -95,7 +96,7 @@ class MountIT {
 
         @Test
         void readsAtOffsetsAndOneByteAtATime() throws Exception {
-            try (Coco.Mounted m = Coco.Mounted.start(page, mnt)) {
+            try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
                 TestLibC c = TestLibC.INSTANCE;
                 int fd = c.open(mnt.resolve(KBS).toString(), TestLibC.O_RDONLY, 0);
                 assertThat(fd).isNotNegative();
@@ -118,11 +119,11 @@ class MountIT {
 
         @Test
         void otherUsersCannotRead() throws Exception {
-            try (Coco.Mounted m = Coco.Mounted.start(page, mnt)) {
+            try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
                 assertThat(asNobody("cat", mnt.resolve(LUKS).toString()).exit()).isNotZero();
             }
-            try (Coco.Mounted m = Coco.Mounted.start(page, mnt, "--allow-other")) {
-                Coco.Result r = asNobody("cat", mnt.resolve(LUKS).toString());
+            try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt, "--allow-other")) {
+                CocoDaemon.Result r = asNobody("cat", mnt.resolve(LUKS).toString());
                 assertThat(r.exit()).isNotZero();
                 assertThat(r.err()).contains("Permission denied").doesNotContain(LUKS_TEXT);
                 assertThat(r.out()).isEmpty();
@@ -131,8 +132,8 @@ class MountIT {
 
         @Test
         void aChosenOwnerReads() throws Exception {
-            try (Coco.Mounted m = Coco.Mounted.start(page, mnt, "--allow-other", "--uid", "65534", "--gid", "65534")) {
-                Coco.Result r = asNobody("cat", mnt.resolve(BUNDLE).toString());
+            try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt, "--allow-other", "--uid", "65534", "--gid", "65534")) {
+                CocoDaemon.Result r = asNobody("cat", mnt.resolve(BUNDLE).toString());
                 assertThat(r.exit()).as(r.err()).isZero();
                 assertThat(r.out()).isEqualTo(BUNDLE_TEXT);
             }
@@ -145,7 +146,7 @@ class MountIT {
         @Test
         void unlinkZeroesExactlyDataAndGuidAndTheRestSurvivesARemount() throws Exception {
             byte[] before = Files.readAllBytes(page);
-            try (Coco.Mounted m = Coco.Mounted.start(page, mnt)) {
+            try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
                 Files.delete(mnt.resolve(BUNDLE));
                 assertThat(Files.exists(mnt.resolve(BUNDLE))).isFalse();
                 assertThat(m.log()).contains("wiped secret " + BUNDLE).doesNotContain(BUNDLE_TEXT);
@@ -158,20 +159,20 @@ class MountIT {
                 boolean data = i >= entry + 20 && i < entry + 20 + BUNDLE_TEXT.length();
                 assertThat(after[i]).as("byte %d", i).isEqualTo(guid || data ? 0 : before[i]);
             }
-            try (Coco.Mounted m = Coco.Mounted.start(page, mnt)) {
+            try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
                 try (var names = Files.list(mnt)) {
                     assertThat(names.map(p -> p.getFileName().toString()).sorted()).containsExactly(KBS, LUKS);
                 }
                 assertThat(Files.readString(mnt.resolve(LUKS))).isEqualTo(LUKS_TEXT);
             }
-            Coco.Result inspect = Coco.run("inspect", page.toString());
+            CocoDaemon.Result inspect = CocoDaemon.run("inspect", page.toString());
             assertThat(inspect.out()).containsPattern("\\b" + entry + " +00000000-0000-0000-0000-000000000000 +"
                     + BUNDLE_TEXT.length() + " +wiped");
         }
 
         @Test
         void aFileOpenedBeforeUnlinkReadsEmptyAfter() throws Exception {
-            try (Coco.Mounted m = Coco.Mounted.start(page, mnt)) {
+            try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
                 TestLibC c = TestLibC.INSTANCE;
                 int fd = c.open(mnt.resolve(LUKS).toString(), TestLibC.O_RDONLY, 0);
                 assertThat(fd).isNotNegative();
@@ -197,8 +198,8 @@ class MountIT {
                 values.add(value);
                 args.add(name + "=" + value);
             }
-            assertThat(Coco.run(args.toArray(new String[0])).exit()).isZero();
-            try (Coco.Mounted m = Coco.Mounted.start(page, mnt)) {
+            assertThat(CocoDaemon.run(args.toArray(new String[0])).exit()).isZero();
+            try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
                 ExecutorService pool = Executors.newFixedThreadPool(3);
                 AtomicInteger whole = new AtomicInteger();
                 AtomicInteger gone = new AtomicInteger();
@@ -234,7 +235,7 @@ class MountIT {
                 assertThat(whole.get()).isPositive();
                 assertThat(m.stop()).isZero();
             }
-            Coco.Result inspect = Coco.run("inspect", "--json", page.toString());
+            CocoDaemon.Result inspect = CocoDaemon.run("inspect", "--json", page.toString());
             assertThat(inspect.out().split("\"state\":\"wiped\"", -1)).hasSize(count / 2 + 1);
         }
 
@@ -248,12 +249,12 @@ class MountIT {
 
         @Test
         void otherUsersCannotUnlinkButAnOwnerWithWriteCan() throws Exception {
-            try (Coco.Mounted m = Coco.Mounted.start(page, mnt, "--allow-other")) {
+            try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt, "--allow-other")) {
                 assertThat(asNobody("rm", "-f", mnt.resolve(LUKS).toString()).exit()).isNotZero();
                 assertThat(Files.exists(mnt.resolve(LUKS))).isTrue();
             }
-            try (Coco.Mounted m = Coco.Mounted.start(page, mnt, "--allow-other", "--uid", "65534", "--gid", "65534")) {
-                Coco.Result r = asNobody("rm", mnt.resolve(LUKS).toString());
+            try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt, "--allow-other", "--uid", "65534", "--gid", "65534")) {
+                CocoDaemon.Result r = asNobody("rm", mnt.resolve(LUKS).toString());
                 assertThat(r.exit()).as(r.err()).isZero();
                 assertThat(Files.exists(mnt.resolve(LUKS))).isFalse();
             }
@@ -265,7 +266,7 @@ class MountIT {
     class Refused {
         @Test
         void eachGetsEpermAndTheMountKeepsWorking() throws Exception {
-            try (Coco.Mounted m = Coco.Mounted.start(page, mnt)) {
+            try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
                 TestLibC c = TestLibC.INSTANCE;
                 String file = mnt.resolve(LUKS).toString();
                 String fresh = mnt.resolve("2cf13667-ea72-4013-9dd6-155e89c5a28f").toString();
@@ -300,7 +301,7 @@ class MountIT {
     class Lifecycle {
         @Test
         void sigtermUnmountsAndExitsZero() throws Exception {
-            Coco.Mounted m = Coco.Mounted.start(page, mnt);
+            CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt);
             assertThat(m.log()).contains("mounted 3 secrets from " + page);
             assertThat(m.stop()).isZero();
             assertThat(MountTable.at(mnt.toRealPath())).isEmpty();
@@ -310,12 +311,12 @@ class MountIT {
 
         @Test
         void aKilledDaemonsDeadMountIsRecovered() throws Exception {
-            Coco.Mounted first = Coco.Mounted.start(page, mnt);
+            CocoDaemon first = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt);
             first.kill();
             assertThat(first.isMounted()).as("SIGKILL leaves the mount behind").isTrue();
             assertThat(TestLibC.INSTANCE.open(mnt.resolve(LUKS).toString(), TestLibC.O_RDONLY, 0)).isEqualTo(-1);
             assertThat(TestLibC.errno()).as("ENOTCONN").isEqualTo(107);
-            try (Coco.Mounted second = Coco.Mounted.start(page, mnt)) {
+            try (CocoDaemon second = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
                 assertThat(second.log()).contains("dead FUSE mount");
                 assertThat(Files.readString(mnt.resolve(LUKS))).isEqualTo(LUKS_TEXT);
             }
@@ -324,8 +325,8 @@ class MountIT {
 
         @Test
         void aLiveMountIsNotTakenOver() throws Exception {
-            try (Coco.Mounted m = Coco.Mounted.start(page, mnt)) {
-                Coco.Result r = Coco.run("mount", "--backing", page.toString(), mnt.toString());
+            try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
+                CocoDaemon.Result r = CocoDaemon.run("mount", "--backing", page.toString(), mnt.toString());
                 assertThat(r.exit()).isEqualTo(1);
                 assertThat(r.errLines()).singleElement().asString()
                         .startsWith("coco-secretfs: mount point " + mnt.toRealPath() + " is busy");
@@ -334,14 +335,14 @@ class MountIT {
         }
     }
 
-    static Coco.Result asNobody(String... command) throws Exception {
+    static CocoDaemon.Result asNobody(String... command) throws Exception {
         List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"));
         cmd.addAll(List.of(command));
         Path out = Files.createTempFile("nobody", ".out");
         Path err = Files.createTempFile("nobody", ".err");
         Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
         int exit = p.waitFor();
-        Coco.Result r = new Coco.Result(exit, Files.readString(out), Files.readString(err));
+        CocoDaemon.Result r = new CocoDaemon.Result(exit, Files.readString(out), Files.readString(err));
         Files.delete(out);
         Files.delete(err);
         return r;

@@ -22,12 +22,12 @@ import java.util.concurrent.TimeUnit;
  * environment, and it knows the daemon's pid (setpriv and the launcher both exec, so the pid is the
  * daemon's).
  */
-final class CocoDaemon implements AutoCloseable {
+public final class CocoDaemon implements AutoCloseable {
     /** Upper bound for a mount to appear or a command to end; a hang fails the test instead of the build. */
     private static final long DEADLINE_MS = 90_000;
 
     /** How the daemon is started. */
-    enum Start {
+    public enum Start {
         /** {@code java -jar coco-secretfs.jar}, as the README says. */
         JAR,
         /** The launcher {@code dist/coco-secretfs}, with its JVM flags and GLIBC_TUNABLES. */
@@ -36,8 +36,8 @@ final class CocoDaemon implements AutoCloseable {
         QUICK
     }
 
-    final Process process;
-    final Path mountPoint;
+    public final Process process;
+    public final Path mountPoint;
     private final Path log;
 
     private CocoDaemon(Process process, Path mountPoint, Path log) {
@@ -46,14 +46,14 @@ final class CocoDaemon implements AutoCloseable {
         this.log = log;
     }
 
-    static Path jar() {
+    public static Path jar() {
         String jar = System.getProperty("coco.jar");
         assertThat(jar).as("system property coco.jar (set by failsafe)").isNotNull();
         return Path.of(jar).toAbsolutePath();
     }
 
     /** The launcher of the source tree the jar was built in, if that tree has one. */
-    static Optional<Path> launcher() {
+    public static Optional<Path> launcher() {
         for (Path dir = jar().getParent(); dir != null; dir = dir.getParent()) {
             Path candidate = dir.resolve("dist/coco-secretfs");
             if (Files.isExecutable(candidate)) {
@@ -64,13 +64,13 @@ final class CocoDaemon implements AutoCloseable {
     }
 
     /** Skips, saying why, only where the machine has no FUSE at all. */
-    static void assumeFuse() {
+    public static void assumeFuse() {
         assumeTrue(Files.exists(Path.of("/dev/fuse")), "skipped: this machine has no /dev/fuse");
         assumeTrue(Files.isExecutable(Path.of("/bin/fusermount")) || Files.isExecutable(Path.of("/usr/bin/fusermount")),
                 "skipped: fusermount (Debian package fuse) is not installed");
     }
 
-    static List<String> command(Start how, Path jar, List<String> args) {
+    public static List<String> command(Start how, Path jar, List<String> args) {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>();
         switch (how) {
@@ -96,10 +96,15 @@ final class CocoDaemon implements AutoCloseable {
     }
 
     /** Output of a command run to completion. */
-    record Result(int exit, String out, String err) {}
+    public record Result(int exit, String out, String err) {
+        /** The lines of stderr. */
+        public List<String> errLines() {
+            return err.lines().toList();
+        }
+    }
 
     /** Runs a command that ends by itself (pack, inspect). */
-    static Result run(String... args) throws IOException, InterruptedException {
+    public static Result run(String... args) throws IOException, InterruptedException {
         Path out = Files.createTempFile("coco-out", ".txt");
         Path err = Files.createTempFile("coco-err", ".txt");
         try {
@@ -125,7 +130,7 @@ final class CocoDaemon implements AutoCloseable {
      * @param prefix a command to run the daemon under, such as setpriv; empty for none
      * @param env extra environment
      */
-    static CocoDaemon mount(Start how, Path jar, List<String> prefix, Map<String, String> env, Path backing,
+    public static CocoDaemon mount(Start how, Path jar, List<String> prefix, Map<String, String> env, Path backing,
             Path mountPoint, String... options) throws Exception {
         List<String> args = new ArrayList<>(List.of("mount", "--backing", backing.toString()));
         args.addAll(List.of(options));
@@ -150,19 +155,19 @@ final class CocoDaemon implements AutoCloseable {
         return d;
     }
 
-    static CocoDaemon mount(Start how, Path backing, Path mountPoint, String... options) throws Exception {
+    public static CocoDaemon mount(Start how, Path backing, Path mountPoint, String... options) throws Exception {
         return mount(how, jar(), List.of(), Map.of(), backing, mountPoint, options);
     }
 
-    long pid() {
+    public long pid() {
         return process.pid();
     }
 
-    boolean isMounted() throws IOException {
+    public boolean isMounted() throws IOException {
         return MountTable.at(mountPoint).filter(m -> m.type().equals("fuse.coco-secretfs")).isPresent();
     }
 
-    String log() throws IOException {
+    public String log() throws IOException {
         return Files.readString(log, StandardCharsets.UTF_8);
     }
 
@@ -171,12 +176,12 @@ final class CocoDaemon implements AutoCloseable {
      * whatever a request left to do after its reply (libfuse frees the reply buffer after sending it)
      * is done. Gives up quietly after ten seconds: a busy JVM housekeeping thread must not hang the test.
      */
-    void awaitIdle() throws IOException, InterruptedException {
+    public void awaitIdle() throws IOException, InterruptedException {
         awaitIdle(pid());
     }
 
     /** {@link #awaitIdle()} for any process. */
-    static void awaitIdle(long pid) throws IOException, InterruptedException {
+    public static void awaitIdle(long pid) throws IOException, InterruptedException {
         int quiet = 0;
         long deadline = System.currentTimeMillis() + 10_000;
         while (quiet < 5 && System.currentTimeMillis() < deadline) {
@@ -205,7 +210,7 @@ final class CocoDaemon implements AutoCloseable {
     }
 
     /** SIGTERM, then the exit code. */
-    int stop() throws IOException, InterruptedException {
+    public int stop() throws IOException, InterruptedException {
         process.destroy();
         if (!process.waitFor(DEADLINE_MS, TimeUnit.MILLISECONDS)) {
             process.destroyForcibly();
@@ -215,7 +220,7 @@ final class CocoDaemon implements AutoCloseable {
     }
 
     /** SIGKILL: leaves a dead mount behind. */
-    void kill() throws InterruptedException {
+    public void kill() throws InterruptedException {
         process.destroyForcibly();
         process.waitFor();
     }
