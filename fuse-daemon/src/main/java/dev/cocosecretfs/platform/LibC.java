@@ -46,10 +46,6 @@ public interface LibC {
 
     int setrlimit(int resource, @In long[] rlimit);
 
-    int getrlimit(int resource, @Out long[] rlimit);
-
-    int mlockall(int flags);
-
     /** struct statfs is 120 bytes on x86-64; only the call's errno is of interest here. */
     int statfs(String path, @Out byte[] buf);
 

@@ -101,49 +101,4 @@ class SecretDirectoryTest {
         assertThatThrownBy(() -> directory.wipe(A)).isInstanceOf(NoSuchFileException.class);
         assertThatThrownBy(() -> directory.wipe("nope")).isInstanceOf(NoSuchFileException.class);
     }
-
-    @Test
-    void aFailedWipeKeepsTheSecret() throws Exception {
-        try (BackingStore readOnly = openAsReadOnly()) {
-            SecretDirectory dir = SecretDirectory.open(readOnly);
-            assertThatThrownBy(() -> dir.wipe(A)).isInstanceOf(IOException.class);
-            assertThat(dir.names()).containsExactly(A, B);
-        }
-    }
-
-    /** A store whose wipes fail, as a read-only page's do. */
-    private BackingStore openAsReadOnly() throws IOException {
-        return new BackingStore() {
-            @Override
-            public long size() {
-                return store.size();
-            }
-
-            @Override
-            public void readMetadata(long offset, ByteBuffer dst) throws IOException {
-                store.readMetadata(offset, dst);
-            }
-
-            @Override
-            public void readInto(long offset, Pointer dst, int length) throws IOException {
-                store.readInto(offset, dst, length);
-            }
-
-            @Override
-            public void wipe(long offset, long length) throws IOException {
-                throw new java.nio.file.AccessDeniedException(page.toString());
-            }
-
-            @Override
-            public void sync() {}
-
-            @Override
-            public String describe() {
-                return "read-only " + page;
-            }
-
-            @Override
-            public void close() {}
-        };
-    }
 }
