@@ -18,9 +18,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * A live mount of a {@link SecretFs}: libfuse's loop runs on a thread of its own, and the mount counts
- * as ready only once the kernel's INIT request has reached the filesystem (not after jnr-fuse's fixed
- * two-second wait).
+ * A live mount of a {@link SecretFs}: requests are answered by the workers of a {@link FuseLoop}, and
+ * the mount counts as ready only once the kernel's INIT request has reached the filesystem (not after
+ * a fixed wait, as jnr-fuse's own mount does).
  */
 public final class FuseMount {
     private static final System.Logger LOG = System.getLogger(FuseMount.class.getName());
@@ -30,11 +30,12 @@ public final class FuseMount {
 
     private final SecretFs fs;
     private final Path mountPoint;
-    private final CompletableFuture<Integer> loop = new CompletableFuture<>();
+    private final CompletableFuture<Integer> loop;
 
-    private FuseMount(SecretFs fs, Path mountPoint) {
+    private FuseMount(SecretFs fs, Path mountPoint, FuseLoop loop) {
         this.fs = fs;
         this.mountPoint = mountPoint;
+        this.loop = loop.ended();
     }
 
     /**
@@ -58,21 +59,9 @@ public final class FuseMount {
             options.add("-o");
             options.add("allow_other");
         }
-        FuseMount mount = new FuseMount(fs, where);
-        Thread thread = new Thread(() -> mount.run(options), "fuse-loop");
-        thread.setDaemon(true);
-        thread.start();
+        FuseMount mount = new FuseMount(fs, where, FuseLoop.start(fs.operations(), where, options));
         mount.awaitReady();
         return mount;
-    }
-
-    private void run(List<String> options) {
-        try {
-            fs.mount(mountPoint, true, false, options.toArray(new String[0]));
-            loop.complete(0);
-        } catch (Throwable t) {
-            loop.completeExceptionally(t);
-        }
     }
 
     private void awaitReady() throws IOException {
@@ -132,7 +121,6 @@ public final class FuseMount {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        fs.forgetMount();
     }
 
     /**

@@ -1,6 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.cocosecretfs.fuse;
 
+import static dev.cocosecretfs.fuse.FuseStructs.BUFVEC_BUF;
+import static dev.cocosecretfs.fuse.FuseStructs.BUFVEC_BYTES;
+import static dev.cocosecretfs.fuse.FuseStructs.BUFVEC_COUNT;
+import static dev.cocosecretfs.fuse.FuseStructs.BUFVEC_IDX;
+import static dev.cocosecretfs.fuse.FuseStructs.BUFVEC_OFF;
+import static dev.cocosecretfs.fuse.FuseStructs.BUF_FD;
+import static dev.cocosecretfs.fuse.FuseStructs.BUF_FLAGS;
+import static dev.cocosecretfs.fuse.FuseStructs.BUF_MEM;
+import static dev.cocosecretfs.fuse.FuseStructs.BUF_POS;
+import static dev.cocosecretfs.fuse.FuseStructs.BUF_SIZE;
+import static dev.cocosecretfs.fuse.FuseStructs.FI_FH;
+import static dev.cocosecretfs.fuse.FuseStructs.FI_FLAGS;
 import static com.google.common.base.Preconditions.checkNotNull;
 
 import dev.cocosecretfs.platform.ErrnoException;
@@ -26,7 +38,6 @@ import ru.serce.jnrfuse.ErrorCodes;
 import ru.serce.jnrfuse.FuseFillDir;
 import ru.serce.jnrfuse.FuseStubFS;
 import ru.serce.jnrfuse.struct.FileStat;
-import ru.serce.jnrfuse.struct.FuseBufvec;
 import ru.serce.jnrfuse.struct.FuseContext;
 import ru.serce.jnrfuse.struct.FuseFileInfo;
 import ru.serce.jnrfuse.struct.FuseOperations;
@@ -52,7 +63,6 @@ public final class SecretFs extends FuseStubFS {
     private static final int O_ACCMODE = 03;
     private static final int O_TRUNC = 01000;
     private static final int NAME_MAX = 255;
-    private static final long BUFVEC_BYTES = Struct.size(new FuseBufvec(jnr.ffi.Runtime.getSystemRuntime()));
 
     private final SecretDirectory directory;
     private final Ownership ownership;
@@ -68,6 +78,12 @@ public final class SecretFs extends FuseStubFS {
         // read and release find the secret by handle, so libfuse need not build a path for them, and
         // a file unlinked while open (hard_remove) still reaches read, which answers 0 bytes.
         Struct.getMemory(fuseOperations).putByte(flagsOffset(fuseOperations), (byte) 0b11);
+        // open, read and release are the three calls of every read of a secret. Bound here rather than
+        // through jnr-fuse's methods, they take libfuse's struct fuse_file_info as a bare pointer
+        // instead of a jnr-ffi Struct built for each call.
+        fuseOperations.open.set(this::openFile);
+        fuseOperations.read_buf.set(this::readFile);
+        fuseOperations.release.set(this::releaseFile);
     }
 
     /** Offset of the flags word; jnr-ffi keeps Member.offset() in a class we cannot name. */
@@ -92,9 +108,9 @@ public final class SecretFs extends FuseStubFS {
         return FS_NAME;
     }
 
-    /** Marks the mount as unmounted, so that jnr-fuse's own shutdown hook does not unmount again. */
-    void forgetMount() {
-        mounted.set(false);
+    /** The {@code struct fuse_operations} that libfuse calls; jnr-fuse fills it in. */
+    Struct operations() {
+        return fuseOperations;
     }
 
     @Override
@@ -156,20 +172,20 @@ public final class SecretFs extends FuseStubFS {
         }
     }
 
-    @Override
-    public int open(String path, FuseFileInfo fi) {
+    /** open: refuses anything but read-only, and hands out a handle that read and release use. */
+    private int openFile(String path, Pointer fi) {
         try {
             Optional<Secret> secret = lookup(path);
             if (secret.isEmpty()) {
                 return -ErrorCodes.ENOENT();
             }
-            int flags = fi.flags.get();
+            int flags = fi.getInt(FI_FLAGS);
             if ((flags & O_ACCMODE) != 0 || (flags & O_TRUNC) != 0) {
                 return -ErrorCodes.EPERM();
             }
             long handle = nextHandle.getAndIncrement();
             handles.put(handle, secret.get());
-            fi.fh.set(handle);
+            fi.putLong(FI_FH, handle);
             return 0;
         } catch (Throwable t) {
             return errno("open", path, t);
@@ -177,17 +193,16 @@ public final class SecretFs extends FuseStubFS {
     }
 
     /**
-     * Answers a read with a buffer of our own instead of the one libfuse would malloc for {@code read}:
-     * libfuse frees either kind after replying, without clearing it, and only a buffer sized by {@link
-     * ReplyMemory} is then overwritten in full by glibc. Sets {@code *bufp} only on success; libfuse
-     * frees what it points to.
+     * read_buf: answers with a buffer of our own instead of the one libfuse would malloc for {@code
+     * read}: libfuse frees either kind after replying, without clearing it, and only a buffer sized by
+     * {@link ReplyMemory} is then overwritten in full by glibc. Sets {@code *bufp} only on success;
+     * libfuse frees what it points to.
      */
-    @Override
-    public int read_buf(String path, Pointer bufp, @size_t long size, @off_t long offset, FuseFileInfo fi) {
+    private int readFile(String path, Pointer bufp, long size, long offset, Pointer fi) {
         Pointer vector = null;
         Pointer data = null;
         try {
-            Secret secret = handles.get(fi.fh.get());
+            Secret secret = handles.get(fi.getLong(FI_FH));
             if (secret == null) {
                 return -ErrorCodes.EBADF();
             }
@@ -197,11 +212,15 @@ public final class SecretFs extends FuseStubFS {
             long wanted = offset >= secret.length() ? 0 : Math.min(size, secret.length() - offset);
             vector = ReplyMemory.allocate(BUFVEC_BYTES);
             data = ReplyMemory.allocate(wanted);
-            FuseBufvec reply = FuseBufvec.of(vector);
-            FuseBufvec.init(reply, wanted);
-            reply.buf.mem.set(data);
             int n = directory.read(secret, offset, wanted, data);
-            reply.buf.size.set(n);
+            vector.putLong(BUFVEC_COUNT, 1);
+            vector.putLong(BUFVEC_IDX, 0);
+            vector.putLong(BUFVEC_OFF, 0);
+            vector.putLong(BUFVEC_BUF + BUF_SIZE, n);
+            vector.putInt(BUFVEC_BUF + BUF_FLAGS, 0);
+            vector.putAddress(BUFVEC_BUF + BUF_MEM, data.address());
+            vector.putInt(BUFVEC_BUF + BUF_FD, -1);
+            vector.putLong(BUFVEC_BUF + BUF_POS, 0);
             bufp.putAddress(0, vector.address());
             return n;
         } catch (Throwable t) {
@@ -211,9 +230,8 @@ public final class SecretFs extends FuseStubFS {
         }
     }
 
-    @Override
-    public int release(String path, FuseFileInfo fi) {
-        handles.remove(fi.fh.get());
+    private int releaseFile(String path, Pointer fi) {
+        handles.remove(fi.getLong(FI_FH));
         return 0;
     }
 

@@ -28,6 +28,9 @@ public interface LibC {
     /** Reads straight into native memory: the path secrets take. */
     @ssize_t long pread(int fd, Pointer buf, @size_t long count, @off_t long offset);
 
+    /** Reads into the buffers of a {@code struct iovec} array in native memory, in one call. */
+    @ssize_t long preadv(int fd, Pointer iov, int iovcnt, @off_t long offset);
+
     /** Writes from a Java array: only ever zeros. */
     @ssize_t long pwrite(int fd, @In byte[] buf, @size_t long count, @off_t long offset);
 

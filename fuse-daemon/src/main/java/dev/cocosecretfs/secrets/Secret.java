@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.cocosecretfs.secrets;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
 import dev.cocosecretfs.table.SecretEntry;
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -12,6 +15,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 public final class Secret {
     private final SecretEntry entry;
     private final String name;
+    private final byte[] header;
     private final ReadWriteLock lock = new ReentrantReadWriteLock();
     private boolean wiped; // guarded by lock
     private boolean damaged; // guarded by lock
@@ -19,6 +23,10 @@ public final class Secret {
     Secret(SecretEntry entry) {
         this.entry = entry;
         this.name = entry.guid().toString();
+        ByteBuffer bytes = ByteBuffer.allocate(SecretEntry.HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        entry.guid().writeEfi(bytes);
+        bytes.putInt((int) entry.length());
+        this.header = bytes.array();
     }
 
     /** The file name: the GUID, lowercase with dashes. */
@@ -33,6 +41,11 @@ public final class Secret {
 
     SecretEntry entry() {
         return entry;
+    }
+
+    /** True if {@code bytes} are this entry's header as it was at open: its GUID and length. */
+    boolean headerIs(byte[] bytes) {
+        return Arrays.equals(bytes, header);
     }
 
     ReadWriteLock lock() {

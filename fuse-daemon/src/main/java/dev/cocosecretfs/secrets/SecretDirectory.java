@@ -5,6 +5,7 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
 import com.google.common.collect.ImmutableList;
+import dev.cocosecretfs.platform.Blocking;
 import dev.cocosecretfs.store.BackingStore;
 import dev.cocosecretfs.table.Guid;
 import dev.cocosecretfs.table.SecretEntry;
@@ -30,6 +31,9 @@ import jnr.ffi.Pointer;
  */
 public final class SecretDirectory {
     private static final System.Logger LOG = System.getLogger(SecretDirectory.class.getName());
+
+    /** Per-thread room for the entry header that every read checks. */
+    private static final ThreadLocal<byte[]> HEADER = ThreadLocal.withInitial(() -> new byte[SecretEntry.HEADER_BYTES]);
 
     private final BackingStore store;
     private final SecretTable table;
@@ -88,7 +92,10 @@ public final class SecretDirectory {
     public int read(Secret secret, long offset, long size, Pointer dst) throws IOException {
         checkArgument(offset >= 0, "offset %s is negative", offset);
         Lock lock = secret.lock().readLock();
-        lock.lock();
+        if (!lock.tryLock()) {
+            Blocking.ahead(); // a wipe of this secret is under way: wait for it without holding up others
+            lock.lock();
+        }
         try {
             if (secret.wiped() || offset >= secret.length()) {
                 return 0;
@@ -97,25 +104,28 @@ public final class SecretDirectory {
             if (n <= 0) {
                 return 0;
             }
-            checkIntact(secret);
-            store.readInto(secret.entry().dataOffset() + offset, dst, n);
+            if (secret.damaged()) {
+                throw new FileSystemException(store.describe(), null, "secret " + secret.name()
+                        + " may be partly wiped by a failed unlink; unlink it again");
+            }
+            // The entry's header is read along with the data (in one read when the data starts right
+            // after it) and checked after: the reader gets an error, never bytes that are not the
+            // secret, if the backing was truncated or rewritten under the mount.
+            SecretEntry entry = secret.entry();
+            byte[] header = HEADER.get();
+            if (offset == 0) {
+                store.readInto(entry.offset(), header, dst, n);
+            } else {
+                store.readMetadata(entry.offset(), ByteBuffer.wrap(header));
+                store.readInto(entry.dataOffset() + offset, dst, n);
+            }
+            if (!secret.headerIs(header)) {
+                throw changed(entry);
+            }
             return n;
         } finally {
             lock.unlock();
         }
-    }
-
-    /**
-     * Refuses to read a secret whose wipe failed part-way (some of its bytes may be zeros now) or
-     * whose entry header is no longer on the page (the backing was truncated or rewritten under the
-     * mount): the reader gets an error, never bytes that are not the secret.
-     */
-    private void checkIntact(Secret secret) throws IOException {
-        if (secret.damaged()) {
-            throw new FileSystemException(store.describe(), null, "secret " + secret.name()
-                    + " may be partly wiped by a failed unlink; unlink it again");
-        }
-        checkHeader(secret.entry(), false);
     }
 
     /**
@@ -130,10 +140,14 @@ public final class SecretDirectory {
         long length = Integer.toUnsignedLong(header.getInt());
         boolean sameGuid = guid.equals(entry.guid()) || orZeroGuid && guid.isZero();
         if (!sameGuid || length != entry.length()) {
-            throw new FileSystemException(store.describe(), null, "entry at offset " + entry.offset()
-                    + " no longer holds secret " + entry.guid() + " of length " + entry.length()
-                    + ": the backing changed under the mount");
+            throw changed(entry);
         }
+    }
+
+    private FileSystemException changed(SecretEntry entry) {
+        return new FileSystemException(store.describe(), null, "entry at offset " + entry.offset()
+                + " no longer holds secret " + entry.guid() + " of length " + entry.length()
+                + ": the backing changed under the mount");
     }
 
     /**
@@ -152,6 +166,7 @@ public final class SecretDirectory {
         if (secret == null) {
             throw new NoSuchFileException(name);
         }
+        Blocking.ahead(); // writes and syncs the backing, and may wait for reads of the secret
         Lock lock = secret.lock().writeLock();
         lock.lock();
         try {

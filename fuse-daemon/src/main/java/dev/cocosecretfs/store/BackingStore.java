@@ -34,6 +34,18 @@ public interface BackingStore extends Closeable {
     void readInto(long offset, Pointer dst, int length) throws IOException;
 
     /**
+     * Reads the {@code head.length} bytes at {@code offset} into {@code head} and the {@code length}
+     * bytes that follow them into native memory at {@code dst}: metadata and the data it describes,
+     * in one read where the store can, so that both come from the same moment.
+     *
+     * @throws IOException if either range cannot be read whole
+     */
+    default void readInto(long offset, byte[] head, Pointer dst, int length) throws IOException {
+        readMetadata(offset, ByteBuffer.wrap(head));
+        readInto(offset + head.length, dst, length);
+    }
+
+    /**
      * Overwrites {@code length} bytes at {@code offset} with zeros.
      *
      * @throws IOException if the range cannot be written whole

@@ -31,6 +31,10 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
     private static final int EPERM = 1;
     private static final byte[] ZEROS = new byte[4096];
     private static final int SCRATCH_BYTES = 64;
+    /** In the scratch memory: two struct iovec for preadv, then the head they read. */
+    private static final int IOVEC_BYTES = 16;
+    private static final int HEAD_AT = 2 * IOVEC_BYTES;
+    private static final int HEAD_MAX = SCRATCH_BYTES - HEAD_AT;
 
     private final LibC libc = Native.libc();
     private final Path path;
@@ -38,7 +42,7 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
     private final boolean writable;
     private final long size;
     private final AtomicBoolean closed = new AtomicBoolean();
-    /** Per-thread native room for headers, which every read checks: no allocation per read. */
+    /** Per-thread native room for headers, which every read checks, and preadv's vector: no allocation per read. */
     private final ThreadLocal<Pointer> scratch =
             ThreadLocal.withInitial(() -> Memory.allocateDirect(Runtime.getRuntime(libc), SCRATCH_BYTES));
 
@@ -137,6 +141,32 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
             }
             done += (int) n;
         }
+    }
+
+    @Override
+    public final void readInto(long offset, byte[] head, Pointer dst, int length) throws IOException {
+        checkArgument(length >= 0 && length <= dst.size(), "length %s does not fit the buffer", length);
+        if (head.length > HEAD_MAX || !dst.isDirect()) {
+            BackingStore.super.readInto(offset, head, dst, length);
+            return;
+        }
+        Pointer iov = scratch.get();
+        iov.putAddress(0, iov.address() + HEAD_AT);
+        iov.putLong(Long.BYTES, head.length);
+        iov.putAddress(IOVEC_BYTES, dst.address());
+        iov.putLong(IOVEC_BYTES + Long.BYTES, length);
+        long n;
+        do {
+            n = libc.preadv(fd, iov, 2, offset);
+        } while (n < 0 && Native.errno() == EINTR);
+        if (n < 0) {
+            throw failure("preadv", Native.errno());
+        }
+        if (n != head.length + (long) length) {
+            BackingStore.super.readInto(offset, head, dst, length); // short: each part in its own loop
+            return;
+        }
+        iov.get(HEAD_AT, head, 0, head.length);
     }
 
     @Override
