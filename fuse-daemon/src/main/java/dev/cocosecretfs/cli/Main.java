@@ -4,6 +4,8 @@ package dev.cocosecretfs.cli;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
+import java.util.Arrays;
+import java.util.Optional;
 import java.util.Properties;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -32,6 +34,30 @@ public final class Main implements Runnable {
 
     /** Runs the command line with the given output streams and returns the exit code. */
     static int run(PrintWriter out, PrintWriter err, String... args) {
+        if (args.length > 0 && args[0].equals("mount")) {
+            // The boot path: a plain mount command line skips picocli (see MountCommand.parsePlain).
+            Optional<MountCommand> mount = MountCommand.parsePlain(Arrays.asList(args).subList(1, args.length));
+            if (mount.isPresent()) {
+                return call(mount.get(), err);
+            }
+        }
+        return runPicocli(out, err, args);
+    }
+
+    /** Runs a command parsed without picocli, with the same handling of its failures. */
+    private static int call(MountCommand command, PrintWriter err) {
+        try {
+            return command.call();
+        } catch (CliException e) {
+            fail(err, e.getMessage());
+            return e.exitCode();
+        } catch (RuntimeException e) {
+            fail(err, "internal error: " + e);
+            return CliException.EX_FAILURE;
+        }
+    }
+
+    private static int runPicocli(PrintWriter out, PrintWriter err, String... args) {
         CommandLine cl = new CommandLine(new Main());
         cl.setOut(out);
         cl.setErr(err);

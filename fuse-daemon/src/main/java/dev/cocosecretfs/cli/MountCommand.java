@@ -4,7 +4,12 @@ package dev.cocosecretfs.cli;
 import dev.cocosecretfs.fuse.Ownership;
 import dev.cocosecretfs.store.DeviceStore;
 import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -17,6 +22,7 @@ import picocli.CommandLine.Parameters;
             "Reading a file gives its secret; deleting it zeroes the secret in BACKING."
         })
 final class MountCommand implements Callable<Integer> {
+    private static final Pattern DECIMAL = Pattern.compile("[0-9]+");
 
     @Option(names = "--backing", paramLabel = "PATH",
             description = "Device or page file holding the secret area (default: ${DEFAULT-VALUE}).")
@@ -49,6 +55,86 @@ final class MountCommand implements Callable<Integer> {
         Ownership ownership = ownership(uid, gid, mode);
         Daemon.serve(backing, mountPoint, ownership, allowOther, () -> { });
         return 0;
+    }
+
+    /**
+     * Parses {@code mount}'s arguments without picocli, for the command that runs at every boot: building
+     * picocli's model of the command line takes longer than the rest of start-up together, and its
+     * classes (compiled for Java 5) cannot go into the class-data archive. Takes exactly the plain
+     * forms ({@code --backing PATH} or {@code --backing=PATH}, the same for {@code --uid}, {@code --gid}
+     * and {@code --mode}; {@code --allow-other}; {@code -v}/{@code --verbose}; {@code --}; one mount
+     * point), each option at most once, uid and gid in decimal. Anything else (help, an unknown,
+     * repeated or malformed option, no or a second mount point) gives empty, and then picocli parses
+     * the command line and says what is wrong in its usual words. MountCommandTest holds the two
+     * parsers to the same result.
+     */
+    static Optional<MountCommand> parsePlain(List<String> args) {
+        MountCommand command = new MountCommand();
+        Set<String> seen = new HashSet<>();
+        boolean positionalOnly = false;
+        for (int i = 0; i < args.size(); i++) {
+            String arg = args.get(i);
+            if (positionalOnly || !arg.startsWith("-")) {
+                if (command.mountPoint != null || arg.isEmpty()) {
+                    return Optional.empty();
+                }
+                command.mountPoint = Path.of(arg);
+                continue;
+            }
+            if (arg.equals("--")) {
+                positionalOnly = true;
+                continue;
+            }
+            int eq = arg.indexOf('=');
+            String name = eq < 0 ? arg : arg.substring(0, eq);
+            String key = name.equals("-v") ? "--verbose" : name;
+            if (!seen.add(key)) {
+                return Optional.empty();
+            }
+            switch (key) {
+                case "--allow-other", "--verbose" -> {
+                    if (eq >= 0) {
+                        return Optional.empty();
+                    }
+                    if (key.equals("--verbose")) {
+                        command.verbose = true;
+                    } else {
+                        command.allowOther = true;
+                    }
+                }
+                case "--backing", "--uid", "--gid", "--mode" -> {
+                    String value;
+                    if (eq >= 0) {
+                        value = arg.substring(eq + 1);
+                    } else if (i + 1 < args.size() && !args.get(i + 1).startsWith("-")) {
+                        value = args.get(++i);
+                    } else {
+                        return Optional.empty();
+                    }
+                    if (value.isEmpty()) {
+                        return Optional.empty();
+                    }
+                    switch (key) {
+                        case "--backing" -> command.backing = Path.of(value);
+                        case "--mode" -> command.mode = value;
+                        default -> {
+                            if (!DECIMAL.matcher(value).matches() || value.length() > 18) {
+                                return Optional.empty();
+                            }
+                            if (key.equals("--uid")) {
+                                command.uid = Long.parseLong(value);
+                            } else {
+                                command.gid = Long.parseLong(value);
+                            }
+                        }
+                    }
+                }
+                default -> {
+                    return Optional.empty();
+                }
+            }
+        }
+        return command.mountPoint == null ? Optional.empty() : Optional.of(command);
     }
 
     /** Validates the ownership options. */
