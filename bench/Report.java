@@ -296,8 +296,8 @@ public final class Report {
                     num(ratio(m, "tmpfs")), num(ratio(m, "c-floor")), num(ratio(m, "c-floor-st")),
                     num(ratio(m, "bindfs"))));
         }
-        b.append("C floor: bench/c-floor, multithreaded libfuse like coco-secretfs; C floor -s: the same, one"
-                + " libfuse thread; bindfs: one thread (its default).\n");
+        b.append("C floor: bench/c-floor, libfuse's multithreaded loop (its default); C floor -s: the same, one"
+                + " libfuse thread; bindfs: one thread (its default); coco-secretfs: its own loop (leader/followers).\n");
         Figure floor = Figure.of(select(l -> l.is("kind", "jvm-floor")).stream().mapToDouble(l -> l.num("run_ms"))
                 .toArray());
         b.append(String.format(Locale.ROOT, "%nstart to usable mount, coco-secretfs variants, median (min-max) ms:"
@@ -317,7 +317,7 @@ public final class Report {
     private static final String[][] PHASES = {
         {"exec_ms", "exec to JVM clock (launcher, JVM boot before its clock)"},
         {"jvm_ms", "JVM start to Main"},
-        {"cli_ms", "command line (picocli) to MountCommand.call"},
+        {"cli_ms", "command line to MountCommand.call"},
         {"logging_ms", "logging set-up"},
         {"libc_ms", "hardening + binding libc (jnr-ffi)"},
         {"table_ms", "open the page, parse the table"},

@@ -4,7 +4,7 @@
 # The coco-secretfs benchmark (`make bench`): the same 32 secrets of 64 bytes served by
 #   tmpfs    a tmpfs directory holding them as files: the limit for any filesystem
 #   c-floor  bench/c-floor/c-floor.c, a minimal in-memory libfuse2 server with our mount options,
-#            multithreaded like ours (libfuse's default); c-floor-st is the same with -s (one thread)
+#            on libfuse's multithreaded loop (its default); c-floor-st is the same with -s (one thread)
 #   bindfs   Debian's bindfs -o direct_io over a tmpfs copy: a real C libfuse2 filesystem
 #   ours     coco-secretfs on a page of the same secrets, started through dist/coco-secretfs
 # measured side by side and interleaved (each round visits every filesystem, in a rotating order),

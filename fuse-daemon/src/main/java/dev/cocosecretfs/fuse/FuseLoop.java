@@ -12,7 +12,6 @@ import static dev.cocosecretfs.fuse.FuseStructs.BUF_POS;
 import static dev.cocosecretfs.fuse.FuseStructs.BUF_SIZE;
 import static com.google.common.base.Preconditions.checkArgument;
 
-import dev.cocosecretfs.platform.Blocking;
 import dev.cocosecretfs.platform.FuseSession;
 import com.kenai.jffi.MemoryIO;
 import java.nio.file.Path;
@@ -30,11 +29,12 @@ import jnr.ffi.Struct;
  * wait for their turn to lead. Answering a request takes a few microseconds, so with nothing slow
  * in flight one thread takes every request, as libfuse's single-threaded loop would: the request
  * arrives on the thread that is already running, with no hand-over to another thread, which is what
- * makes libfuse's multithreaded loop cost about twice the CPU per request. Before an answer that may
- * wait (a wipe, which syncs the backing; a read that must wait for a wipe of the same secret to end)
- * the filesystem calls {@link Blocking#ahead()}, and the leader hands the lead to a follower, starting
- * one if none is waiting, so one slow request never holds up the others: it is multithreaded where it
- * matters.
+ * makes libfuse's multithreaded loop cost about twice the CPU per request. The one request that may
+ * take long is an unlink (the wipe syncs the backing), and while it runs, requests for the same name
+ * wait for it (inside libfuse, which holds the name, or on the secret's lock): from an unlink's
+ * arrival until no unlink is left in progress, the leader hands the lead to a follower (starting one
+ * if none waits) before it answers anything, so one slow request never holds up the others. It is
+ * multithreaded where it matters; SlowWipeIT holds it to that.
  *
  * <p>The workers are Java threads, so libfuse's calls into the filesystem arrive on threads the JVM
  * already knows, not native threads it must attach.
@@ -46,6 +46,11 @@ final class FuseLoop {
     private static final int SPARE_FOLLOWERS = 2;
     /** Most workers at once: each one past the first is answering a request that may wait. */
     private static final int MAX_WORKERS = 32;
+    /** struct fuse_in_header { uint32_t len; uint32_t opcode; ... }: where a request says what it is. */
+    private static final long IN_OPCODE = 4;
+    private static final int FUSE_UNLINK = 10;
+    /** fuse_buf_flags: the request is still in the device (libfuse's splice_read, not used here). */
+    private static final int FUSE_BUF_IS_FD = 1 << 1;
     private static final int EINTR = 4;
     private static final int EAGAIN = 11;
 
@@ -62,6 +67,8 @@ final class FuseLoop {
     private final AtomicInteger workers = new AtomicInteger();
     private final AtomicInteger followers = new AtomicInteger();
     private final AtomicInteger names = new AtomicInteger();
+    /** Unlinks received and not yet answered. */
+    private final AtomicInteger unlinking = new AtomicInteger();
     private final CompletableFuture<Integer> ended = new CompletableFuture<>();
     private volatile boolean stopping;
 
@@ -158,19 +165,17 @@ final class FuseLoop {
         }
     }
 
-    private final class Worker extends Thread implements Blocking.Aware {
+    private final class Worker extends Thread {
         Worker(String name) {
             super(name);
         }
 
-        @Override
-        public void beforeBlocking() {
-            if (lead.isHeldByCurrentThread()) {
-                if (followers.get() == 0) {
-                    startWorker();
-                }
-                lead.unlock();
+        /** Lets a follower (started if none waits) take the next request while this one is answered. */
+        private void handOff() {
+            if (followers.get() == 0) {
+                startWorker();
             }
+            lead.unlock();
         }
 
         @Override
@@ -230,7 +235,25 @@ final class FuseLoop {
                     endAll();
                     return;
                 }
-                lib.process(session, request, MEMORY.getAddress(channelSlot));
+                // An unlink may take long (it syncs the backing), and while it runs, libfuse holds its
+                // path, so any other request for the same name waits inside libfuse: from the unlink's
+                // arrival until the last one in progress ends, every request is answered on a thread
+                // that has given up the lead, as in libfuse's own multithreaded loop.
+                boolean unlink = MEMORY.getInt(buffer + IN_OPCODE) == FUSE_UNLINK
+                        || (MEMORY.getInt(request + BUF_FLAGS) & FUSE_BUF_IS_FD) != 0; // unknown: as slow
+                if (unlink) {
+                    unlinking.incrementAndGet();
+                }
+                if (unlink || unlinking.get() > 0) {
+                    handOff();
+                }
+                try {
+                    lib.process(session, request, MEMORY.getAddress(channelSlot));
+                } finally {
+                    if (unlink) {
+                        unlinking.decrementAndGet();
+                    }
+                }
             }
         }
     }

@@ -23,11 +23,8 @@ import dev.cocosecretfs.table.SecretEntry;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.NoSuchFileException;
 import java.time.Instant;
-import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicLong;
 import java.lang.reflect.Method;
 import jnr.ffi.Pointer;
 import jnr.ffi.Struct;
@@ -48,7 +45,8 @@ import ru.serce.jnrfuse.struct.Timespec;
  * The FUSE face of a {@link SecretDirectory}: one flat directory of read-only files named by GUID.
  * Paths come in, errno values go out; the bytes and their locking belong to the directory.
  *
- * <p>Only getattr, readdir, open, read, release, unlink and statfs do anything. Every operation that
+ * <p>Only getattr, readdir, open, read, unlink and statfs do anything (release has nothing to undo:
+ * a file handle is the secret's own {@link Secret#handle()}, so libfuse answers release itself). Every operation that
  * would create or change a secret answers {@code EPERM}: the area can be erased, never forged.
  * Each callback catches everything and maps it to an errno; nothing is thrown into native code.
  */
@@ -67,23 +65,20 @@ public final class SecretFs extends FuseStubFS {
     private final SecretDirectory directory;
     private final Ownership ownership;
     private final long mountTime = Instant.now().getEpochSecond();
-    private final Map<Long, Secret> handles = new ConcurrentHashMap<>();
-    private final AtomicLong nextHandle = new AtomicLong(1);
     private final CountDownLatch initialized = new CountDownLatch(1);
 
     public SecretFs(SecretDirectory directory, Ownership ownership) {
         this.directory = checkNotNull(directory, "directory");
         this.ownership = checkNotNull(ownership, "ownership");
         // flag_nullpath_ok and flag_nopath, bits 0 and 1 of a C bitfield that jnr-fuse maps as bytes:
-        // read and release find the secret by handle, so libfuse need not build a path for them, and
+        // read finds the secret by handle, so libfuse need not build a path for it, and
         // a file unlinked while open (hard_remove) still reaches read, which answers 0 bytes.
         Struct.getMemory(fuseOperations).putByte(flagsOffset(fuseOperations), (byte) 0b11);
-        // open, read and release are the three calls of every read of a secret. Bound here rather than
+        // open and read are the calls into Java of every read of a secret. Bound here rather than
         // through jnr-fuse's methods, they take libfuse's struct fuse_file_info as a bare pointer
         // instead of a jnr-ffi Struct built for each call.
         fuseOperations.open.set(this::openFile);
         fuseOperations.read_buf.set(this::readFile);
-        fuseOperations.release.set(this::releaseFile);
     }
 
     /** Offset of the flags word; jnr-ffi keeps Member.offset() in a class we cannot name. */
@@ -172,7 +167,7 @@ public final class SecretFs extends FuseStubFS {
         }
     }
 
-    /** open: refuses anything but read-only, and hands out a handle that read and release use. */
+    /** open: refuses anything but read-only; the file handle is the secret's, for read. */
     private int openFile(String path, Pointer fi) {
         try {
             Optional<Secret> secret = lookup(path);
@@ -183,9 +178,7 @@ public final class SecretFs extends FuseStubFS {
             if ((flags & O_ACCMODE) != 0 || (flags & O_TRUNC) != 0) {
                 return -ErrorCodes.EPERM();
             }
-            long handle = nextHandle.getAndIncrement();
-            handles.put(handle, secret.get());
-            fi.putLong(FI_FH, handle);
+            fi.putLong(FI_FH, secret.get().handle());
             return 0;
         } catch (Throwable t) {
             return errno("open", path, t);
@@ -202,15 +195,16 @@ public final class SecretFs extends FuseStubFS {
         Pointer vector = null;
         Pointer data = null;
         try {
-            Secret secret = handles.get(fi.getLong(FI_FH));
-            if (secret == null) {
+            Optional<Secret> handle = directory.byHandle(fi.getLong(FI_FH));
+            if (handle.isEmpty()) {
                 return -ErrorCodes.EBADF();
             }
+            Secret secret = handle.get();
             if (offset < 0) {
                 return -ErrorCodes.EINVAL();
             }
             long wanted = offset >= secret.length() ? 0 : Math.min(size, secret.length() - offset);
-            vector = ReplyMemory.allocate(BUFVEC_BYTES);
+            vector = ReplyMemory.allocateVector(BUFVEC_BYTES);
             data = ReplyMemory.allocate(wanted);
             int n = directory.read(secret, offset, wanted, data);
             vector.putLong(BUFVEC_COUNT, 1);
@@ -228,11 +222,6 @@ public final class SecretFs extends FuseStubFS {
             ReplyMemory.free(vector);
             return errno("read", path, t);
         }
-    }
-
-    private int releaseFile(String path, Pointer fi) {
-        handles.remove(fi.getLong(FI_FH));
-        return 0;
     }
 
     @Override

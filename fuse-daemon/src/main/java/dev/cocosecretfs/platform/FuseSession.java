@@ -2,6 +2,7 @@
 package dev.cocosecretfs.platform;
 
 import com.kenai.jffi.CallContext;
+import com.kenai.jffi.CallingConvention;
 import com.kenai.jffi.Invoker;
 import com.kenai.jffi.Library;
 import com.kenai.jffi.MemoryIO;
@@ -105,7 +106,8 @@ public final class FuseSession {
     }
 
     private static CallContext context(Type result, Type... parameters) {
-        return new CallContext(result, parameters);
+        // No errno to keep: these calls report failure in their results.
+        return new CallContext(result, parameters, CallingConvention.DEFAULT, false);
     }
 
     /**

@@ -46,7 +46,23 @@ public final class ReplyMemory {
         return Pointer.wrap(p.getRuntime(), p.address(), size);
     }
 
-    /** Frees a buffer of {@link #allocate} that was not handed to libfuse. */
+    /**
+     * Allocates {@code size} bytes with glibc's malloc for the {@code struct fuse_bufvec} that points to
+     * a reply buffer: it holds sizes and the buffer's address, never secret bytes, so it needs none of
+     * the padding of {@link #allocate}. Freed by libfuse or by {@link #free}.
+     *
+     * @throws OutOfMemoryError if malloc fails
+     */
+    public static Pointer allocateVector(long size) {
+        checkArgument(size > 0, "size %s is not positive", size);
+        Pointer p = Native.libc().malloc(size);
+        if (p == null || p.address() == 0) {
+            throw new OutOfMemoryError("malloc(" + size + ") failed");
+        }
+        return p;
+    }
+
+    /** Frees a buffer of {@link #allocate} or {@link #allocateVector} that was not handed to libfuse. */
     public static void free(Pointer p) {
         if (p != null) {
             Native.libc().free(p);

@@ -16,12 +16,14 @@ public final class Secret {
     private final SecretEntry entry;
     private final String name;
     private final byte[] header;
+    private final long handle;
     private final ReadWriteLock lock = new ReentrantReadWriteLock();
     private boolean wiped; // guarded by lock
     private boolean damaged; // guarded by lock
 
-    Secret(SecretEntry entry) {
+    Secret(SecretEntry entry, long handle) {
         this.entry = entry;
+        this.handle = handle;
         this.name = entry.guid().toString();
         ByteBuffer bytes = ByteBuffer.allocate(SecretEntry.HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
         entry.guid().writeEfi(bytes);
@@ -32,6 +34,15 @@ public final class Secret {
     /** The file name: the GUID, lowercase with dashes. */
     public String name() {
         return name;
+    }
+
+    /**
+     * A number of its own within its directory, from 1, that stays the secret's for the life of the
+     * directory: FUSE file handles are these, so a read finds its secret without a table of open
+     * files (see {@link SecretDirectory#byHandle}).
+     */
+    public long handle() {
+        return handle;
     }
 
     /** Length of the secret in bytes. */

@@ -5,7 +5,6 @@ import static com.google.common.base.Preconditions.checkArgument;
 import static com.google.common.base.Preconditions.checkNotNull;
 
 import com.google.common.collect.ImmutableList;
-import dev.cocosecretfs.platform.Blocking;
 import dev.cocosecretfs.store.BackingStore;
 import dev.cocosecretfs.table.Guid;
 import dev.cocosecretfs.table.SecretEntry;
@@ -16,9 +15,9 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
-import java.util.NavigableMap;
+import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.Lock;
 import jnr.ffi.Pointer;
 
@@ -37,15 +36,22 @@ public final class SecretDirectory {
 
     private final BackingStore store;
     private final SecretTable table;
-    private final NavigableMap<String, Secret> live = new ConcurrentSkipListMap<>();
+    /** Hashed, not sorted: every open looks a name up, while only a listing needs the order. */
+    private final Map<String, Secret> live = new ConcurrentHashMap<>();
+    /** Every secret live at open, wiped ones included, by {@link Secret#handle()} - 1. */
+    private final ImmutableList<Secret> byHandle;
 
     private SecretDirectory(BackingStore store, SecretTable table) {
         this.store = store;
         this.table = table;
+        ImmutableList.Builder<Secret> all = ImmutableList.builder();
+        long handle = 1;
         for (SecretEntry entry : table.live()) {
-            Secret secret = new Secret(entry);
+            Secret secret = new Secret(entry, handle++);
             live.put(secret.name(), secret);
+            all.add(secret);
         }
+        this.byHandle = all.build();
     }
 
     /**
@@ -71,7 +77,7 @@ public final class SecretDirectory {
 
     /** Names of the live secrets, sorted. */
     public ImmutableList<String> names() {
-        return ImmutableList.copyOf(live.keySet());
+        return ImmutableList.sortedCopyOf(live.keySet());
     }
 
     /** Number of live secrets. */
@@ -85,6 +91,15 @@ public final class SecretDirectory {
     }
 
     /**
+     * The secret of that {@link Secret#handle()}, wiped or not (a wiped one reads as empty), if the
+     * handle is one of this directory's.
+     */
+    public Optional<Secret> byHandle(long handle) {
+        return handle >= 1 && handle <= byHandle.size() ? Optional.of(byHandle.get((int) (handle - 1)))
+                : Optional.empty();
+    }
+
+    /**
      * Copies up to {@code size} bytes of the secret from {@code offset} into {@code dst}.
      *
      * @return bytes copied: 0 at or past the end, and 0 once the secret has been wiped
@@ -92,10 +107,7 @@ public final class SecretDirectory {
     public int read(Secret secret, long offset, long size, Pointer dst) throws IOException {
         checkArgument(offset >= 0, "offset %s is negative", offset);
         Lock lock = secret.lock().readLock();
-        if (!lock.tryLock()) {
-            Blocking.ahead(); // a wipe of this secret is under way: wait for it without holding up others
-            lock.lock();
-        }
+        lock.lock();
         try {
             if (secret.wiped() || offset >= secret.length()) {
                 return 0;
@@ -166,7 +178,6 @@ public final class SecretDirectory {
         if (secret == null) {
             throw new NoSuchFileException(name);
         }
-        Blocking.ahead(); // writes and syncs the backing, and may wait for reads of the secret
         Lock lock = secret.lock().writeLock();
         lock.lock();
         try {
