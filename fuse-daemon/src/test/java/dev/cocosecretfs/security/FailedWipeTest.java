@@ -9,7 +9,6 @@ import dev.cocosecretfs.secrets.SecretDirectory;
 import dev.cocosecretfs.store.BackingStore;
 import dev.cocosecretfs.store.Stores;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,22 +54,7 @@ class FailedWipeTest {
 
     /** The real store, failing once at {@link #failAt}. */
     BackingStore faulty() {
-        return new BackingStore() {
-            @Override
-            public long size() {
-                return real.size();
-            }
-
-            @Override
-            public void readMetadata(long offset, ByteBuffer dst) throws IOException {
-                real.readMetadata(offset, dst);
-            }
-
-            @Override
-            public void readInto(long offset, Pointer dst, int length) throws IOException {
-                real.readInto(offset, dst, length);
-            }
-
+        return new ForwardingStore(real) {
             @Override
             public void wipe(long offset, long length) throws IOException {
                 String step = length == 16 ? "guid" : "data";
@@ -99,9 +83,6 @@ class FailedWipeTest {
             public String describe() {
                 return "faulty " + file;
             }
-
-            @Override
-            public void close() {}
         };
     }
 

@@ -23,7 +23,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import jnr.ffi.Pointer;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -139,22 +138,7 @@ class SlowWipeIT {
 
     /** {@code real}, whose wipes wait for {@code letGo} after counting {@code wiping} down. */
     private static BackingStore held(BackingStore real, CountDownLatch wiping, CountDownLatch letGo) {
-        return new BackingStore() {
-            @Override
-            public long size() {
-                return real.size();
-            }
-
-            @Override
-            public void readMetadata(long offset, ByteBuffer dst) throws IOException {
-                real.readMetadata(offset, dst);
-            }
-
-            @Override
-            public void readInto(long offset, Pointer dst, int length) throws IOException {
-                real.readInto(offset, dst, length);
-            }
-
+        return new ForwardingStore(real) {
             @Override
             public void wipe(long offset, long length) throws IOException {
                 wiping.countDown();
@@ -168,19 +152,6 @@ class SlowWipeIT {
                 }
                 real.wipe(offset, length);
             }
-
-            @Override
-            public void sync() throws IOException {
-                real.sync();
-            }
-
-            @Override
-            public String describe() {
-                return "held " + real.describe();
-            }
-
-            @Override
-            public void close() {}
         };
     }
 }

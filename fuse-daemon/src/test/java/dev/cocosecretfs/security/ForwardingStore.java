@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: Apache-2.0
+package dev.cocosecretfs.security;
+
+import dev.cocosecretfs.store.BackingStore;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import jnr.ffi.Pointer;
+
+/**
+ * A store that does what {@code real} does, for tests to override the one step they make fail or
+ * wait. Closing it leaves {@code real} open: the test owns that.
+ */
+class ForwardingStore implements BackingStore {
+    final BackingStore real;
+
+    ForwardingStore(BackingStore real) {
+        this.real = real;
+    }
+
+    @Override
+    public long size() {
+        return real.size();
+    }
+
+    @Override
+    public void readMetadata(long offset, ByteBuffer dst) throws IOException {
+        real.readMetadata(offset, dst);
+    }
+
+    @Override
+    public void readInto(long offset, Pointer dst, int length) throws IOException {
+        real.readInto(offset, dst, length);
+    }
+
+    @Override
+    public void wipe(long offset, long length) throws IOException {
+        real.wipe(offset, length);
+    }
+
+    @Override
+    public boolean writable() {
+        return real.writable();
+    }
+
+    @Override
+    public void sync() throws IOException {
+        real.sync();
+    }
+
+    @Override
+    public String describe() {
+        return real.describe();
+    }
+
+    @Override
+    public void close() {}
+}
