@@ -98,11 +98,6 @@ public final class SecretFs extends FuseStubFS {
         return initialized;
     }
 
-    @Override
-    protected String getFSName() {
-        return FS_NAME;
-    }
-
     /** The {@code struct fuse_operations} that libfuse calls; jnr-fuse fills it in. */
     Struct operations() {
         return fuseOperations;

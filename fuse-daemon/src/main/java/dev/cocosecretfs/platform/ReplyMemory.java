@@ -39,10 +39,7 @@ public final class ReplyMemory {
      */
     public static Pointer allocate(long size) {
         checkArgument(size >= 0, "size %s is negative", size);
-        Pointer p = Native.libc().malloc(paddedSize(size));
-        if (p == null || p.address() == 0) {
-            throw new OutOfMemoryError("malloc(" + paddedSize(size) + ") failed");
-        }
+        Pointer p = malloc(paddedSize(size));
         return Pointer.wrap(p.getRuntime(), p.address(), size);
     }
 
@@ -55,9 +52,13 @@ public final class ReplyMemory {
      */
     public static Pointer allocateVector(long size) {
         checkArgument(size > 0, "size %s is not positive", size);
-        Pointer p = Native.libc().malloc(size);
+        return malloc(size);
+    }
+
+    private static Pointer malloc(long bytes) {
+        Pointer p = Native.libc().malloc(bytes);
         if (p == null || p.address() == 0) {
-            throw new OutOfMemoryError("malloc(" + size + ") failed");
+            throw new OutOfMemoryError("malloc(" + bytes + ") failed");
         }
         return p;
     }

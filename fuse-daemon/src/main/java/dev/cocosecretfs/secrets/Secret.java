@@ -4,6 +4,7 @@ package dev.cocosecretfs.secrets;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import dev.cocosecretfs.table.Guid;
 import dev.cocosecretfs.table.SecretEntry;
 import java.util.concurrent.locks.ReadWriteLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -17,6 +18,8 @@ public final class Secret {
     private final String name;
     private final byte[] header;
     private final long handle;
+    private static final byte[] ZERO_GUID = new byte[Guid.BYTES];
+
     private final ReadWriteLock lock = new ReentrantReadWriteLock();
     private boolean wiped; // guarded by lock
     private boolean damaged; // guarded by lock
@@ -54,9 +57,18 @@ public final class Secret {
         return entry;
     }
 
-    /** True if {@code bytes} are this entry's header as it was at open: its GUID and length. */
-    boolean headerIs(byte[] bytes) {
-        return Arrays.equals(bytes, header);
+    /**
+     * True if {@code bytes} are this entry's header as it was at open: its GUID and length; or, if
+     * {@code orZeroGuid}, its length under the zero GUID that a wipe of it may have got as far as
+     * writing.
+     */
+    boolean headerIs(byte[] bytes, boolean orZeroGuid) {
+        if (Arrays.equals(bytes, header)) {
+            return true;
+        }
+        return orZeroGuid && bytes.length == header.length
+                && Arrays.equals(bytes, 0, Guid.BYTES, ZERO_GUID, 0, Guid.BYTES)
+                && Arrays.equals(bytes, Guid.BYTES, bytes.length, header, Guid.BYTES, header.length);
     }
 
     ReadWriteLock lock() {

@@ -12,7 +12,6 @@ import dev.cocosecretfs.table.SecretTable;
 import dev.cocosecretfs.table.TableFormatException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
 import java.util.Map;
@@ -131,7 +130,7 @@ public final class SecretDirectory {
                 store.readMetadata(entry.offset(), ByteBuffer.wrap(header));
                 store.readInto(entry.dataOffset() + offset, dst, n);
             }
-            if (!secret.headerIs(header)) {
+            if (!secret.headerIs(header, false)) {
                 throw changed(entry);
             }
             return n;
@@ -141,18 +140,14 @@ public final class SecretDirectory {
     }
 
     /**
-     * Checks that the page still holds the entry's GUID and length where they were at open, or, if
-     * {@code orZeroGuid}, the zero GUID that an earlier wipe of it may have got as far as writing.
+     * Checks that the page still holds the secret's GUID and length where they were at open, or, if
+     * the secret is damaged, the zero GUID that the failed wipe may have got as far as writing.
      */
-    private void checkHeader(SecretEntry entry, boolean orZeroGuid) throws IOException {
-        ByteBuffer header = ByteBuffer.allocate(SecretEntry.HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        store.readMetadata(entry.offset(), header);
-        header.flip();
-        Guid guid = Guid.readEfi(header);
-        long length = Integer.toUnsignedLong(header.getInt());
-        boolean sameGuid = guid.equals(entry.guid()) || orZeroGuid && guid.isZero();
-        if (!sameGuid || length != entry.length()) {
-            throw changed(entry);
+    private void checkHeader(Secret secret) throws IOException {
+        byte[] header = HEADER.get();
+        store.readMetadata(secret.entry().offset(), ByteBuffer.wrap(header));
+        if (!secret.headerIs(header, secret.damaged())) {
+            throw changed(secret.entry());
         }
     }
 
@@ -185,7 +180,7 @@ public final class SecretDirectory {
                 throw new NoSuchFileException(name);
             }
             SecretEntry entry = secret.entry();
-            checkHeader(entry, secret.damaged());
+            checkHeader(secret);
             try {
                 store.wipe(entry.dataOffset(), entry.dataLength());
                 store.wipe(entry.offset(), Guid.BYTES);
