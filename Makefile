@@ -30,7 +30,7 @@ demo: build
 
 # Unit tests, then the FUSE mount tests (*IT) against the built jar.
 java-check: deps
-	@sh $(DEPS) container
+	@sh $(DEPS) container fusedev
 	./mvnw -B -ntp verify
 
 # The kernel shim and the daemon on it, in a QEMU guest (TCG).

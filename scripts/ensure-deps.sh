@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Makes sure this Debian machine has what a make target needs.
-# Usage: ensure-deps.sh GROUP...   (groups: build, fuse, container, systemd, vm, bench, deb)
+# Usage: ensure-deps.sh GROUP...   (groups: build, fuse, fusedev, container, systemd, vm, bench, deb)
 # As root, missing packages are installed with apt-get; otherwise the one
 # command that would install them is printed and the script fails.
 set -eu
@@ -59,6 +59,8 @@ for group in "$@"; do
 		want bindfs command -v bindfs
 		want linux-perf command -v perf
 		;;
+	fusedev)
+		;;
 	systemd)
 		want systemd command -v systemd-analyze
 		;;
@@ -72,7 +74,21 @@ for group in "$@"; do
 	esac
 done
 
-[ -z "$need" ] && exit 0
+# Group fusedev: /dev/fuse as the fuse package's udev rule leaves it, 0666 (opening it grants
+# nothing; mounting stays root's or setuid fusermount's). A machine without udev keeps the kernel's
+# 0600 root, where a daemon that the mount tests run as uid 65534 cannot serve its mount. Only root
+# runs those tests, so only root changes it; it says so.
+fuse_device() {
+	[ -c /dev/fuse ] && [ "$(id -u)" -eq 0 ] || return 0
+	[ "$(stat -c %a /dev/fuse)" = 666 ] && return 0
+	echo "ensure-deps: chmod 0666 /dev/fuse (was $(stat -c %a /dev/fuse); the fuse package's udev rule, which no udev applied here)" >&2
+	chmod 0666 /dev/fuse
+}
+
+if [ -z "$need" ]; then
+	case " $* " in *" fusedev "*) fuse_device ;; esac
+	exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "coco-secretfs: missing packages; run: sudo apt-get install -y$need" >&2
@@ -84,3 +100,4 @@ if ! apt-get install -y -q --no-install-recommends $need >/dev/null 2>&1; then
 	apt-get update -q >/dev/null
 	apt-get install -y -q --no-install-recommends $need >/dev/null
 fi
+case " $* " in *" fusedev "*) fuse_device ;; esac
