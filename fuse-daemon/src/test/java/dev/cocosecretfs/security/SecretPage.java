@@ -30,13 +30,17 @@ final class SecretPage {
     final List<SecretEntry> entries;
 
     private SecretPage(int count, int length, int pageSize) throws Exception {
+        this(count, length, length, pageSize, true);
+    }
+
+    private SecretPage(int count, int minLength, int maxLength, int pageSize, boolean distinct) throws Exception {
         Map<Guid, ByteBuffer> table = new LinkedHashMap<>();
         Set<Long> windows = new HashSet<>();
         while (names.size() < count) {
             Guid guid = new Guid(RANDOM.nextLong() & ~0xf000L | 0x4000L, RANDOM.nextLong() & ~(3L << 62) | 1L << 63);
-            byte[] secret = new byte[length];
+            byte[] secret = new byte[minLength + RANDOM.nextInt(maxLength - minLength + 1)];
             RANDOM.nextBytes(secret);
-            if (table.containsKey(guid) || !distinctWindows(secret, windows)) {
+            if (table.containsKey(guid) || distinct && !distinctWindows(secret, windows)) {
                 continue;
             }
             table.put(guid, ByteBuffer.wrap(secret));
@@ -50,6 +54,14 @@ final class SecretPage {
     /** {@code count} secrets of {@code length} random bytes, no two sharing an 8-byte window. */
     static SecretPage random(int count, int length, int pageSize) throws Exception {
         return new SecretPage(count, length, pageSize);
+    }
+
+    /**
+     * {@code count} secrets of {@code minLength} to {@code maxLength} random bytes each, for tests that
+     * check bytes, not memory (no check that 8-byte windows are distinct).
+     */
+    static SecretPage randomLengths(int count, int minLength, int maxLength, int pageSize) throws Exception {
+        return new SecretPage(count, minLength, maxLength, pageSize, false);
     }
 
     private static boolean distinctWindows(byte[] secret, Set<Long> seen) {
