@@ -30,13 +30,17 @@ final class SecretPage {
     final List<SecretEntry> entries;
 
     private SecretPage(int count, int length, int pageSize) throws Exception {
+        this(count, length, pageSize, true);
+    }
+
+    private SecretPage(int count, int length, int pageSize, boolean distinct) throws Exception {
         Map<Guid, ByteBuffer> table = new LinkedHashMap<>();
         Set<Long> windows = new HashSet<>();
         while (names.size() < count) {
             Guid guid = new Guid(RANDOM.nextLong() & ~0xf000L | 0x4000L, RANDOM.nextLong() & ~(3L << 62) | 1L << 63);
             byte[] secret = new byte[length];
             RANDOM.nextBytes(secret);
-            if (table.containsKey(guid) || !distinctWindows(secret, windows)) {
+            if (table.containsKey(guid) || (distinct && !distinctWindows(secret, windows))) {
                 continue;
             }
             table.put(guid, ByteBuffer.wrap(secret));
@@ -50,6 +54,14 @@ final class SecretPage {
     /** {@code count} secrets of {@code length} random bytes, no two sharing an 8-byte window. */
     static SecretPage random(int count, int length, int pageSize) throws Exception {
         return new SecretPage(count, length, pageSize);
+    }
+
+    /**
+     * {@code count} secrets of {@code length} random bytes, for secrets too large for the window
+     * check; no memory scan may rely on their windows being distinct.
+     */
+    static SecretPage randomLarge(int count, int length, int pageSize) throws Exception {
+        return new SecretPage(count, length, pageSize, false);
     }
 
     private static boolean distinctWindows(byte[] secret, Set<Long> seen) {
