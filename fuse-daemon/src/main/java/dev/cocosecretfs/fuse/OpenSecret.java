@@ -46,11 +46,11 @@ final class OpenSecret {
     }
 
     /**
-     * What a read from {@code offset} gets once the secret is gone: 0 (the end of the file) if this
-     * open returned nothing, or returned every byte and asks at or past the end; otherwise an error,
-     * since the reader holds part of the secret and must not take it for the whole.
+     * True if a read once the secret is gone must fail: this open returned part of the secret, and the
+     * reader must not take that part for the whole. An open that returned none of it reads an empty
+     * file then, and one that returned all of it (every byte from the start) reads 0 as at its end.
      */
-    boolean tornAt(long offset) {
-        return returnedAny && !(offset >= secret.length() && prefix.get() >= secret.length());
+    boolean torn() {
+        return returnedAny && prefix.get() < secret.length();
     }
 }

@@ -82,8 +82,8 @@ public final class SecretFs extends FuseStubFS {
         this.directory = checkNotNull(directory, "directory");
         this.ownership = checkNotNull(ownership, "ownership");
         // flag_nullpath_ok and flag_nopath, bits 0 and 1 of a C bitfield that jnr-fuse maps as bytes:
-        // read finds the secret by handle, so libfuse need not build a path for it, and
-        // a file unlinked while open (hard_remove) still reaches read, which answers 0 bytes.
+        // read and release find the open by handle, so libfuse need not build a path for them, and
+        // a file unlinked while open (hard_remove) still reaches read, which answers 0 bytes or EIO.
         Struct.getMemory(fuseOperations).putByte(flagsOffset(fuseOperations), (byte) 0b11);
         // open and read are the calls into Java of every read of a secret. Bound here rather than
         // through jnr-fuse's methods, they take libfuse's struct fuse_file_info as a bare pointer
@@ -205,8 +205,8 @@ public final class SecretFs extends FuseStubFS {
      * libfuse frees what it points to.
      *
      * <p>Once the secret is wiped, an open that has returned none of it reads 0 bytes (an empty
-     * file), and so does one that has returned all of it and reads at the end; any other open that
-     * has returned bytes gets {@code EIO}: all of the secret or none of it, over any number of reads.
+     * file), and so does one that has returned all of it; an open that has returned part of it gets
+     * {@code EIO}: all of the secret or none of it, over any number of reads.
      */
     private int readFile(String path, Pointer bufp, long size, long offset, Pointer fi) {
         Pointer vector = null;
@@ -221,13 +221,13 @@ public final class SecretFs extends FuseStubFS {
                 return -ErrorCodes.EINVAL();
             }
             long wanted = offset >= secret.length() ? 0 : Math.min(size, secret.length() - offset);
-            if (wanted == 0 && size > 0 && open.tornAt(offset) && !isLive(secret)) {
+            if (wanted == 0 && size > 0 && open.torn() && !isLive(secret)) {
                 return -ErrorCodes.EIO();
             }
             vector = ReplyMemory.allocateVector(BUFVEC_BYTES);
             data = ReplyMemory.allocate(wanted);
             int n = directory.read(secret, offset, wanted, data);
-            if (n == 0 && wanted > 0 && open.tornAt(offset)) {
+            if (n == 0 && wanted > 0 && open.torn()) {
                 // Nothing where a live secret has bytes: it was wiped, after this open had some of it.
                 ReplyMemory.free(data);
                 ReplyMemory.free(vector);
