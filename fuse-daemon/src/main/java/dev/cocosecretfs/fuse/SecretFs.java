@@ -287,18 +287,23 @@ public final class SecretFs extends FuseStubFS {
      * for a page being read in, whose READ would otherwise wait for that lock.
      */
     private void dropCachedPages(String name) {
-        Set<Long> nodes = new HashSet<>();
-        for (OpenSecret open : opens.values()) {
-            if (open.secret().name().equals(name) && open.node() != 0) {
-                nodes.add(open.node());
+        try {
+            Set<Long> nodes = new HashSet<>();
+            for (OpenSecret open : opens.values()) {
+                if (open.secret().name().equals(name) && open.node() != 0) {
+                    nodes.add(open.node());
+                }
             }
-        }
-        for (long node : nodes) {
-            int res = FuseLoop.invalidate(node);
-            if (res < 0 && res != -ErrorCodes.ENOENT()) {
-                LOG.log(System.Logger.Level.WARNING, "dropping the cached pages of wiped secret {0} failed"
-                        + " (errno {1})", name, String.valueOf(-res));
+            for (long node : nodes) {
+                int res = FuseLoop.invalidate(node);
+                if (res < 0 && res != -ErrorCodes.ENOENT()) {
+                    LOG.log(System.Logger.Level.WARNING, "dropping the cached pages of wiped secret {0} failed"
+                            + " (errno {1})", name, String.valueOf(-res));
+                }
             }
+        } catch (Throwable t) { // the wipe happened: the unlink must not be answered as failed
+            LOG.log(System.Logger.Level.WARNING, "dropping the cached pages of wiped secret {0} failed: {1}", name,
+                    String.valueOf(t));
         }
     }
 
