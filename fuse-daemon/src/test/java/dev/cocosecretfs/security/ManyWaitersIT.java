@@ -30,9 +30,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * More requests waiting for one wipe than the loop ever had workers (it had 32): each of 48
  * descriptors opened before the unlink reads while the wipe is held, and each read waits on the
- * secret's lock on a worker of its own. Another secret must still read whole meanwhile: some thread
- * is always left to take requests from /dev/fuse. The waits are bounds that turn a hang into a
- * failure, not timings.
+ * secret's lock on a worker of its own (and an fstat of each, which may wait inside libfuse). Another
+ * secret must still read whole meanwhile: some thread is always left to take requests from
+ * /dev/fuse. The waits are bounds that turn a hang into a failure, not timings.
  */
 @DisplayName("any number of requests waiting on one wipe hold up nothing else")
 class ManyWaitersIT {
@@ -74,6 +74,13 @@ class ManyWaitersIT {
                     reads.add(callers.submit(() -> channel.read(ByteBuffer.allocate(64), 0)));
                 }
                 int waiting = awaitWaiting(WAITERS);
+                // And fstat of the same descriptors, as measured in the issue: a GETATTR that reaches
+                // the daemon (the kernel caches attributes for a second) waits inside libfuse, which
+                // holds the name being unlinked, on a worker of its own too.
+                List<Future<Long>> stats = new ArrayList<>();
+                for (FileChannel channel : opened) {
+                    stats.add(callers.submit(channel::size));
+                }
 
                 byte[] bytes = callers.submit(() -> Files.readAllBytes(other))
                         .get(OTHER_READ_SECONDS, TimeUnit.SECONDS);
@@ -87,6 +94,13 @@ class ManyWaitersIT {
                 for (Future<Integer> read : reads) {
                     assertThat(read.get(HANG_SECONDS, TimeUnit.SECONDS)).as("a read that waited and had nothing")
                             .isLessThanOrEqualTo(0);
+                }
+                for (Future<Long> stat : stats) {
+                    try {
+                        assertThat(stat.get(HANG_SECONDS, TimeUnit.SECONDS)).as("fstat").isIn(0L, 40L);
+                    } catch (java.util.concurrent.ExecutionException e) {
+                        assertThat(e.getCause()).as("fstat after the unlink").isInstanceOf(IOException.class);
+                    }
                 }
             } finally {
                 letGo.countDown();
