@@ -289,7 +289,6 @@ final class FuseLoop {
         public void run() {
             long request = 0;
             long channelSlot = 0;
-            boolean leading = false;
             try {
                 CURRENT.set(this);
                 buffer = FuseSession.allocate(bufferSize);
@@ -299,8 +298,7 @@ final class FuseLoop {
             } catch (Throwable t) {
                 LOG.log(System.Logger.Level.ERROR, "FUSE worker {0} failed: {1}", Thread.currentThread().getName(),
                         String.valueOf(t));
-                leading = lead.isHeldByCurrentThread();
-                endAll(!leading);
+                endAll(!lead.isHeldByCurrentThread()); // if it does not lead, another may wait in receive
             } finally {
                 if (lead.isHeldByCurrentThread()) {
                     lead.unlock();

@@ -77,6 +77,13 @@ public final class SecretFs extends FuseStubFS {
     /** Every open not yet released, by file handle. */
     private final Map<Long, OpenSecret> opens = new ConcurrentHashMap<>();
     private final AtomicLong nextHandle = new AtomicLong(1);
+    /**
+     * The kernel's node id of each secret at its latest open, until its wipe. Pages of a secret reach
+     * the page cache only through an open, and libfuse gives a name a new node id only after the
+     * kernel has forgotten the old one (and its pages), so this is the one node that may still have
+     * pages cached once every descriptor is closed (an O_PATH descriptor, say, keeps the inode).
+     */
+    private final Map<String, Long> lastNode = new ConcurrentHashMap<>();
 
     public SecretFs(SecretDirectory directory, Ownership ownership) {
         this.directory = checkNotNull(directory, "directory");
@@ -190,7 +197,11 @@ public final class SecretFs extends FuseStubFS {
                 return -ErrorCodes.EPERM();
             }
             long handle = nextHandle.getAndIncrement();
-            opens.put(handle, new OpenSecret(secret.get(), FuseLoop.currentNode()));
+            long node = FuseLoop.currentNode();
+            opens.put(handle, new OpenSecret(secret.get(), node));
+            if (node != 0) {
+                lastNode.put(secret.get().name(), node);
+            }
             fi.putLong(FI_FH, handle);
             return 0;
         } catch (Throwable t) {
@@ -289,6 +300,10 @@ public final class SecretFs extends FuseStubFS {
     private void dropCachedPages(String name) {
         try {
             Set<Long> nodes = new HashSet<>();
+            Long last = lastNode.remove(name);
+            if (last != null) {
+                nodes.add(last);
+            }
             for (OpenSecret open : opens.values()) {
                 if (open.secret().name().equals(name) && open.node() != 0) {
                     nodes.add(open.node());
