@@ -10,6 +10,10 @@ import static dev.cocosecretfs.fuse.FuseStructs.BUF_FLAGS;
 import static dev.cocosecretfs.fuse.FuseStructs.BUF_MEM;
 import static dev.cocosecretfs.fuse.FuseStructs.BUF_POS;
 import static dev.cocosecretfs.fuse.FuseStructs.BUF_SIZE;
+import static dev.cocosecretfs.fuse.FuseStructs.IN_HEADER_BYTES;
+import static dev.cocosecretfs.fuse.FuseStructs.IN_LEN;
+import static dev.cocosecretfs.fuse.FuseStructs.IN_NODEID;
+import static dev.cocosecretfs.fuse.FuseStructs.IN_OPCODE;
 import static com.google.common.base.Preconditions.checkArgument;
 
 import dev.cocosecretfs.platform.FuseSession;
@@ -52,10 +56,6 @@ final class FuseLoop {
 
     /** Followers kept waiting after a slow request; more than that end. */
     private static final int SPARE_FOLLOWERS = 2;
-    /** struct fuse_in_header { uint32_t len; uint32_t opcode; uint64_t unique; uint64_t nodeid; ... }. */
-    static final long IN_OPCODE = 4;
-    static final long IN_NODEID = 16;
-    static final long IN_HEADER_BYTES = 40;
     static final int FUSE_LOOKUP = 1;
     static final int FUSE_UNLINK = 10;
     /** fuse_buf_flags: the request is still in the device (libfuse's splice_read, not used here). */
@@ -214,7 +214,7 @@ final class FuseLoop {
         if (worker == null || MEMORY.getInt(worker.buffer + IN_OPCODE) != FUSE_LOOKUP) {
             return -1;
         }
-        long length = MEMORY.getInt(worker.buffer) - IN_HEADER_BYTES;
+        long length = MEMORY.getInt(worker.buffer + IN_LEN) - IN_HEADER_BYTES;
         long nul = MEMORY.indexOf(worker.buffer + IN_HEADER_BYTES, (byte) 0, (int) Math.max(0, length));
         return nul < 0 ? -1 : (int) nul;
     }

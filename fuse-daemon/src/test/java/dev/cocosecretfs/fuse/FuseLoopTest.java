@@ -195,13 +195,13 @@ class FuseLoopTest {
             }
             long mem = MEMORY.getAddress(request + BUF_MEM);
             MEMORY.putInt(mem, 40);
-            MEMORY.putInt(mem + FuseLoop.IN_OPCODE, opcode);
+            MEMORY.putInt(mem + FuseStructs.IN_OPCODE, opcode);
             return 40;
         }
 
         @Override
         public void process(long request, long channel) {
-            int opcode = MEMORY.getInt(MEMORY.getAddress(request + BUF_MEM) + FuseLoop.IN_OPCODE);
+            int opcode = MEMORY.getInt(MEMORY.getAddress(request + BUF_MEM) + FuseStructs.IN_OPCODE);
             if (opcode == FuseLoop.FUSE_UNLINK) {
                 onUnlink.run();
             } else if (opcode == GETATTR) {

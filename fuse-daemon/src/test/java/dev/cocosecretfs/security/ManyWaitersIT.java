@@ -50,13 +50,12 @@ class ManyWaitersIT {
         SecretPage page = SecretPage.random(2, 40, 4096);
         Path file = page.write(tmp.resolve("page.bin"));
         Path mnt = Files.createDirectory(tmp.resolve("mnt"));
-        CountDownLatch wiping = new CountDownLatch(1);
-        CountDownLatch letGo = new CountDownLatch(1);
         ExecutorService callers = Executors.newCachedThreadPool();
         List<FileChannel> opened = new ArrayList<>();
         try (BackingStore real = Stores.open(file)) {
-            FuseMount mount = FuseMount.mount(
-                    new SecretFs(SecretDirectory.open(held(real, wiping, letGo)), Ownership.DEFAULT), mnt, false);
+            HeldWipes held = new HeldWipes(real, HANG_SECONDS);
+            CountDownLatch letGo = held.letGo;
+            FuseMount mount = FuseMount.mount(new SecretFs(SecretDirectory.open(held), Ownership.DEFAULT), mnt, false);
             try {
                 Path victim = mnt.resolve(page.names.get(0));
                 Path other = mnt.resolve(page.names.get(1));
@@ -68,7 +67,7 @@ class ManyWaitersIT {
                     Files.delete(victim);
                     return null;
                 });
-                assertThat(wiping.await(HANG_SECONDS, TimeUnit.SECONDS)).as("the wipe started").isTrue();
+                assertThat(held.wiping.await(HANG_SECONDS, TimeUnit.SECONDS)).as("the wipe started").isTrue();
                 List<Future<Integer>> reads = new ArrayList<>();
                 for (FileChannel channel : opened) {
                     reads.add(callers.submit(() -> channel.read(ByteBuffer.allocate(64), 0)));
@@ -143,24 +142,5 @@ class ManyWaitersIT {
             Thread.sleep(20);
         }
         return seen;
-    }
-
-    /** {@code real}, whose wipes wait for {@code letGo} after counting {@code wiping} down. */
-    private static BackingStore held(BackingStore real, CountDownLatch wiping, CountDownLatch letGo) {
-        return new ForwardingStore(real) {
-            @Override
-            public void wipe(long offset, long length) throws IOException {
-                wiping.countDown();
-                try {
-                    if (!letGo.await(HANG_SECONDS, TimeUnit.SECONDS)) {
-                        throw new IOException("the test never let the wipe go");
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IOException("interrupted", e);
-                }
-                real.wipe(offset, length);
-            }
-        };
     }
 }
