@@ -30,11 +30,13 @@ public final class FuseMount {
 
     private final SecretFs fs;
     private final Path mountPoint;
+    private final FuseLoop workers;
     private final CompletableFuture<Integer> loop;
 
     private FuseMount(SecretFs fs, Path mountPoint, FuseLoop loop) {
         this.fs = fs;
         this.mountPoint = mountPoint;
+        this.workers = loop;
         this.loop = loop.ended();
     }
 
@@ -102,22 +104,25 @@ public final class FuseMount {
     }
 
     /**
-     * Unmounts and waits for libfuse's loop to end. If files are still open the unmount is lazy: the
-     * mount leaves the namespace at once and goes when the last file is closed.
+     * Unmounts and waits for libfuse's loop to end. If the mount is busy (a file open in it, a
+     * process's working directory inside it), the loop is ended anyway: libfuse then detaches the
+     * mount lazily and closes the connection, so what was still open there gets {@code ENOTCONN}.
      */
     public void unmount() {
-        if (!loop.isDone()) {
-            if (!detach(mountPoint, false)) {
-                detach(mountPoint, true);
-            }
+        if (!loop.isDone() && !detach(mountPoint, false)) {
+            LOG.log(System.Logger.Level.INFO, "{0} is busy (a file open or a working directory in it): ending"
+                    + " the mount anyway; what is still open there gets ENOTCONN", mountPoint);
+            workers.stop();
         }
         try {
             loop.get(EXIT_TIMEOUT_SECONDS, TimeUnit.SECONDS);
         } catch (TimeoutException e) {
-            LOG.log(System.Logger.Level.WARNING, "libfuse's loop at {0} did not end within {1} s; exiting anyway",
-                    mountPoint, EXIT_TIMEOUT_SECONDS);
+            detach(mountPoint, true);
+            LOG.log(System.Logger.Level.WARNING, "the FUSE loop at {0} did not end within {1} s (a request is"
+                    + " still being answered); detached the mount and exiting anyway", mountPoint,
+                    String.valueOf(EXIT_TIMEOUT_SECONDS));
         } catch (ExecutionException e) {
-            LOG.log(System.Logger.Level.DEBUG, "libfuse's loop ended with an error", e.getCause());
+            LOG.log(System.Logger.Level.DEBUG, "the FUSE loop ended with an error", e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -27,6 +27,13 @@ final class FuseStructs {
     static final long BUFVEC_BUF = 24;
     static final long BUFVEC_BYTES = BUFVEC_BUF + BUF_BYTES;
 
+    // struct fuse_in_header { uint32_t len; uint32_t opcode; uint64_t unique; uint64_t nodeid;
+    //                         uint32_t uid, gid, pid, padding; }: what each raw request starts with
+    static final long IN_LEN = 0;
+    static final long IN_OPCODE = 4;
+    static final long IN_NODEID = 16;
+    static final long IN_HEADER_BYTES = 40;
+
     // struct fuse_args { int argc; char **argv; int allocated; }
     static final long ARGS_ARGC = 0;
     static final long ARGS_ARGV = 8;

@@ -22,6 +22,12 @@ import dev.cocosecretfs.secrets.SecretDirectory;
 import dev.cocosecretfs.table.SecretEntry;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.NoSuchFileException;
+import java.nio.charset.StandardCharsets;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.time.Instant;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
@@ -45,9 +51,11 @@ import ru.serce.jnrfuse.struct.Timespec;
  * The FUSE face of a {@link SecretDirectory}: one flat directory of read-only files named by GUID.
  * Paths come in, errno values go out; the bytes and their locking belong to the directory.
  *
- * <p>Only getattr, readdir, open, read, unlink and statfs do anything (release has nothing to undo:
- * a file handle is the secret's own {@link Secret#handle()}, so libfuse answers release itself). Every operation that
- * would create or change a secret answers {@code EPERM}: the area can be erased, never forged.
+ * <p>Only getattr, readdir, open, read, release, unlink and statfs do anything. Each open gets a file
+ * handle of its own ({@link OpenSecret}), freed at release, which knows whether that open has returned
+ * any of the secret: a reader that had part of a secret when it was wiped gets {@code EIO}, never a
+ * clean end of file after a prefix. Every operation that would create or change a secret answers
+ * {@code EPERM}: the area can be erased, never forged.
  * Each callback catches everything and maps it to an errno; nothing is thrown into native code.
  */
 public final class SecretFs extends FuseStubFS {
@@ -66,19 +74,30 @@ public final class SecretFs extends FuseStubFS {
     private final Ownership ownership;
     private final long mountTime = Instant.now().getEpochSecond();
     private final CountDownLatch initialized = new CountDownLatch(1);
+    /** Every open not yet released, by file handle. */
+    private final Map<Long, OpenSecret> opens = new ConcurrentHashMap<>();
+    private final AtomicLong nextHandle = new AtomicLong(1);
+    /**
+     * The kernel's node id of each secret at its latest open, until its wipe. Pages of a secret reach
+     * the page cache only through an open, and libfuse gives a name a new node id only after the
+     * kernel has forgotten the old one (and its pages), so this is the one node that may still have
+     * pages cached once every descriptor is closed (an O_PATH descriptor, say, keeps the inode).
+     */
+    private final Map<String, Long> lastNode = new ConcurrentHashMap<>();
 
     public SecretFs(SecretDirectory directory, Ownership ownership) {
         this.directory = checkNotNull(directory, "directory");
         this.ownership = checkNotNull(ownership, "ownership");
         // flag_nullpath_ok and flag_nopath, bits 0 and 1 of a C bitfield that jnr-fuse maps as bytes:
-        // read finds the secret by handle, so libfuse need not build a path for it, and
-        // a file unlinked while open (hard_remove) still reaches read, which answers 0 bytes.
+        // read and release find the open by handle, so libfuse need not build a path for them, and
+        // a file unlinked while open (hard_remove) still reaches read, which answers 0 bytes or EIO.
         Struct.getMemory(fuseOperations).putByte(flagsOffset(fuseOperations), (byte) 0b11);
         // open and read are the calls into Java of every read of a secret. Bound here rather than
         // through jnr-fuse's methods, they take libfuse's struct fuse_file_info as a bare pointer
         // instead of a jnr-ffi Struct built for each call.
         fuseOperations.open.set(this::openFile);
         fuseOperations.read_buf.set(this::readFile);
+        fuseOperations.release.set(this::releaseFile);
     }
 
     /** Offset of the flags word; jnr-ffi keeps Member.offset() in a class we cannot name. */
@@ -120,7 +139,8 @@ public final class SecretFs extends FuseStubFS {
             if (secret.isEmpty()) {
                 // The kernel passes names of up to 1,024 bytes; statfs says 255 is the most there can be.
                 String name = name(path);
-                return name != null && name.length() > NAME_MAX ? -ErrorCodes.ENAMETOOLONG() : -ErrorCodes.ENOENT();
+                return name != null && nameBytes(name) > NAME_MAX ? -ErrorCodes.ENAMETOOLONG()
+                        : -ErrorCodes.ENOENT();
             }
             fill(stat, S_IFREG | ownership.fileMode(), secret.get().length(), 1);
             return 0;
@@ -162,7 +182,10 @@ public final class SecretFs extends FuseStubFS {
         }
     }
 
-    /** open: refuses anything but read-only; the file handle is the secret's, for read. */
+    /**
+     * open: refuses anything but read-only; gives the open a file handle of its own, which records the
+     * kernel's node id of the file (for {@link #unlink} to drop its cached pages).
+     */
     private int openFile(String path, Pointer fi) {
         try {
             Optional<Secret> secret = lookup(path);
@@ -173,7 +196,13 @@ public final class SecretFs extends FuseStubFS {
             if ((flags & O_ACCMODE) != 0 || (flags & O_TRUNC) != 0) {
                 return -ErrorCodes.EPERM();
             }
-            fi.putLong(FI_FH, secret.get().handle());
+            long handle = nextHandle.getAndIncrement();
+            long node = FuseLoop.currentNode();
+            opens.put(handle, new OpenSecret(secret.get(), node));
+            if (node != 0) {
+                lastNode.put(secret.get().name(), node);
+            }
+            fi.putLong(FI_FH, handle);
             return 0;
         } catch (Throwable t) {
             return errno("open", path, t);
@@ -185,23 +214,37 @@ public final class SecretFs extends FuseStubFS {
      * read}: libfuse frees either kind after replying, without clearing it, and only a buffer sized by
      * {@link ReplyMemory} is then overwritten in full by glibc. Sets {@code *bufp} only on success;
      * libfuse frees what it points to.
+     *
+     * <p>Once the secret is wiped, an open that has returned none of it reads 0 bytes (an empty
+     * file), and so does one that has returned all of it; an open that has returned part of it gets
+     * {@code EIO}: all of the secret or none of it, over any number of reads.
      */
     private int readFile(String path, Pointer bufp, long size, long offset, Pointer fi) {
         Pointer vector = null;
         Pointer data = null;
         try {
-            Optional<Secret> handle = directory.byHandle(fi.getLong(FI_FH));
-            if (handle.isEmpty()) {
+            OpenSecret open = opens.get(fi.getLong(FI_FH));
+            if (open == null) {
                 return -ErrorCodes.EBADF();
             }
-            Secret secret = handle.get();
+            Secret secret = open.secret();
             if (offset < 0) {
                 return -ErrorCodes.EINVAL();
             }
             long wanted = offset >= secret.length() ? 0 : Math.min(size, secret.length() - offset);
+            if (wanted == 0 && size > 0 && open.torn() && !isLive(secret)) {
+                return -ErrorCodes.EIO();
+            }
             vector = ReplyMemory.allocateVector(BUFVEC_BYTES);
             data = ReplyMemory.allocate(wanted);
             int n = directory.read(secret, offset, wanted, data);
+            if (n == 0 && wanted > 0 && open.torn()) {
+                // Nothing where a live secret has bytes: it was wiped, after this open had some of it.
+                ReplyMemory.free(data);
+                ReplyMemory.free(vector);
+                return -ErrorCodes.EIO();
+            }
+            open.returned(offset, n);
             vector.putLong(BUFVEC_COUNT, 1);
             vector.putLong(BUFVEC_IDX, 0);
             vector.putLong(BUFVEC_OFF, 0);
@@ -219,6 +262,16 @@ public final class SecretFs extends FuseStubFS {
         }
     }
 
+    /** release: the open's handle goes; libfuse calls it once per open, after the last close. */
+    private int releaseFile(String path, Pointer fi) {
+        opens.remove(fi.getLong(FI_FH));
+        return 0;
+    }
+
+    private boolean isLive(Secret secret) {
+        return directory.lookup(secret.name()).orElse(null) == secret;
+    }
+
     @Override
     public int unlink(String path) {
         try {
@@ -227,6 +280,7 @@ public final class SecretFs extends FuseStubFS {
                 return -ErrorCodes.ENOENT();
             }
             SecretEntry entry = directory.wipe(name);
+            dropCachedPages(name);
             FuseContext caller = getContext();
             LOG.log(System.Logger.Level.INFO, "wiped secret {0} ({1} bytes at offset {2}) for pid {3} uid {4}",
                     name, String.valueOf(entry.dataLength()), String.valueOf(entry.dataOffset()),
@@ -234,6 +288,37 @@ public final class SecretFs extends FuseStubFS {
             return 0;
         } catch (Throwable t) {
             return errno("unlink", path, t);
+        }
+    }
+
+    /**
+     * Drops every page of the wiped secret that the kernel caches. direct_io keeps reads out of the
+     * page cache, but not a private mapping (mmap with MAP_PRIVATE), whose pages would stay there
+     * while the mapping lives. Called once the wipe has released the secret's lock: the kernel waits
+     * for a page being read in, whose READ would otherwise wait for that lock.
+     */
+    private void dropCachedPages(String name) {
+        try {
+            Set<Long> nodes = new HashSet<>();
+            Long last = lastNode.remove(name);
+            if (last != null) {
+                nodes.add(last);
+            }
+            for (OpenSecret open : opens.values()) {
+                if (open.secret().name().equals(name) && open.node() != 0) {
+                    nodes.add(open.node());
+                }
+            }
+            for (long node : nodes) {
+                int res = FuseLoop.invalidate(node);
+                if (res < 0 && res != -ErrorCodes.ENOENT()) {
+                    LOG.log(System.Logger.Level.WARNING, "dropping the cached pages of wiped secret {0} failed"
+                            + " (errno {1})", name, String.valueOf(-res));
+                }
+            }
+        } catch (Throwable t) { // the wipe happened: the unlink must not be answered as failed
+            LOG.log(System.Logger.Level.WARNING, "dropping the cached pages of wiped secret {0} failed: {1}", name,
+                    String.valueOf(t));
         }
     }
 
@@ -340,6 +425,15 @@ public final class SecretFs extends FuseStubFS {
     private Optional<Secret> lookup(String path) {
         String name = name(path);
         return name == null ? Optional.empty() : directory.lookup(name);
+    }
+
+    /**
+     * Length of a name in bytes, as the kernel counts it against NAME_MAX (characters are not bytes):
+     * the bytes of the kernel's LOOKUP where this getattr answers one, else the name's UTF-8.
+     */
+    private static int nameBytes(String name) {
+        int raw = FuseLoop.currentLookupNameBytes();
+        return raw >= 0 ? raw : name.getBytes(StandardCharsets.UTF_8).length;
     }
 
     /** The file name of a path directly under the root, or null for anything else. */

@@ -38,6 +38,7 @@ public final class FuseSession {
     private static final CallContext V_P = context(Type.VOID, Type.POINTER);
     private static final CallContext V_PP = context(Type.VOID, Type.POINTER, Type.POINTER);
     private static final CallContext V_PPP = context(Type.VOID, Type.POINTER, Type.POINTER, Type.POINTER);
+    private static final CallContext I_PLLL = context(Type.SINT, Type.POINTER, Type.UINT64, Type.SINT64, Type.SINT64);
 
     private final long mount;
     private final long unmount;
@@ -50,6 +51,7 @@ public final class FuseSession {
     private final long process;
     private final long exit;
     private final long freeArgs;
+    private final long invalInode;
 
     private FuseSession(long handle, long dlvsym) {
         mount = symbol(handle, dlvsym, "fuse_mount", "FUSE_2.6");
@@ -63,6 +65,7 @@ public final class FuseSession {
         process = symbol(handle, dlvsym, "fuse_session_process_buf", "FUSE_2.9");
         exit = symbol(handle, dlvsym, "fuse_session_exit", "FUSE_2.4");
         freeArgs = symbol(handle, dlvsym, "fuse_opt_free_args", "FUSE_2.5");
+        invalInode = symbol(handle, dlvsym, "fuse_lowlevel_notify_inval_inode", "FUSE_2.8");
     }
 
     /**
@@ -201,5 +204,18 @@ public final class FuseSession {
     /** Frees what libfuse allocated into a {@code struct fuse_args} while parsing it. */
     public void freeArgs(long args) {
         INVOKER.invokeL1(V_P, freeArgs, args);
+    }
+
+    /**
+     * Tells the kernel to drop what it caches of the file whose node id is {@code node}: its
+     * attributes and every page of it in the page cache (unmapped from every mapping first). The
+     * kernel does this while the call waits, so a page being read in (locked, waiting for a READ
+     * answer) holds it up until that READ is answered: never call this while a READ of the same file
+     * may be waiting on something the caller holds.
+     *
+     * @return 0, or a negative errno ({@code -ENOENT} if the kernel no longer has that node)
+     */
+    public int invalidateInode(long channel, long node) {
+        return (int) INVOKER.invokeL4(I_PLLL, invalInode, channel, node, 0, 0);
     }
 }
