@@ -24,7 +24,8 @@ import org.junit.jupiter.api.AfterAll;
  * <p>Seeds, in {@code SecretTableFuzzTestInputs/parse}: the public vectors, a deleted entry, padding,
  * and one page per parser rule (header GUID missing, header length 19, 20, beyond the area, entry
  * length 7, beyond the table, exactly 20, duplicate GUIDs live and deleted, a tail under 20 bytes,
- * u32 maxima, an empty and a 19-byte area).
+ * u32 maxima, an empty and a 19-byte area, two wipes cut short under one half-zero GUID beside a live
+ * GUID whose last 8 bytes are zero).
  */
 class SecretTableFuzzTest {
     private static final AtomicLong INPUTS = new AtomicLong();
