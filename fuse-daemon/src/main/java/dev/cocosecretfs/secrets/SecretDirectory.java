@@ -11,6 +11,8 @@ import dev.cocosecretfs.table.SecretEntry;
 import dev.cocosecretfs.table.SecretTable;
 import dev.cocosecretfs.table.TableFormatException;
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.FileSystemException;
@@ -62,6 +64,9 @@ public final class SecretDirectory {
 
     /** Per-thread room for the entry header that every read checks. */
     private static final ThreadLocal<byte[]> HEADER = ThreadLocal.withInitial(() -> new byte[SecretEntry.HEADER_BYTES]);
+
+    private static final VarHandle BE_LONG = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
+    private static final VarHandle LE_INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
 
     /** Bytes of the GUID that the first step of a wipe zeroes: the mark. */
     static final int MARK_BYTES = 8;
@@ -267,19 +272,22 @@ public final class SecretDirectory {
     }
 
     private Header headerOf(byte[] h, int i) {
-        ByteBuffer b = ByteBuffer.wrap(h);
-        long first = b.getLong(0);
-        long last = b.getLong(MARK_BYTES);
-        long length = Integer.toUnsignedLong(b.order(ByteOrder.LITTLE_ENDIAN).getInt(Guid.BYTES));
+        long length = Integer.toUnsignedLong((int) LE_INT.get(h, Guid.BYTES));
         if (length != table.length(i)) {
             return Header.OTHER;
         }
-        ByteBuffer expected = ByteBuffer.allocate(Guid.BYTES);
-        table.guid(i).writeEfi(expected);
-        if (last == expected.getLong(MARK_BYTES)) {
-            return first == expected.getLong(0) ? Header.WHOLE : first == 0 ? Header.MARKED : Header.OTHER;
+        // The GUID as stored: its first three fields little-endian, its last 8 bytes as they are.
+        long msb = table.guidMsb(i);
+        long first = Integer.toUnsignedLong(Integer.reverseBytes((int) (msb >>> 32))) << 32
+                | Short.toUnsignedLong(Short.reverseBytes((short) (msb >>> 16))) << 16
+                | Short.toUnsignedLong(Short.reverseBytes((short) msb));
+        long last = table.guidLsb(i);
+        long gotFirst = (long) BE_LONG.get(h, 0);
+        long gotLast = (long) BE_LONG.get(h, MARK_BYTES);
+        if (gotLast == last) {
+            return gotFirst == first ? Header.WHOLE : gotFirst == 0 ? Header.MARKED : Header.OTHER;
         }
-        return first == 0 && last == 0 ? Header.ZEROED : Header.OTHER;
+        return gotFirst == 0 && gotLast == 0 ? Header.ZEROED : Header.OTHER;
     }
 
     private FileSystemException changed(SecretEntry entry) {

@@ -298,6 +298,18 @@ public final class SecretTable {
         return new Guid(msb[i], lsb[i]);
     }
 
+    /** The high half of entry {@code i}'s GUID ({@link Guid#msb()}), without making a Guid. */
+    public long guidMsb(int i) {
+        checkIndex(i, count);
+        return msb[i];
+    }
+
+    /** The low half of entry {@code i}'s GUID ({@link Guid#lsb()}). */
+    public long guidLsb(int i) {
+        checkIndex(i, count);
+        return lsb[i];
+    }
+
     /** Offset of entry {@code i}'s header in the area. */
     public long offset(int i) {
         checkIndex(i, count);
