@@ -20,7 +20,8 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "inspect", mixinStandardHelpOptions = true,
         description = {
             "Validate a secret page (or the device) and list each entry's offset, GUID, data length and"
-                + " state (live or wiped). Secret bytes are never read."
+                + " state (live; wiping: a wipe was cut short, the next mount finishes it; or wiped)."
+                + " Secret bytes are never read."
         })
 final class InspectCommand implements Callable<Integer> {
     @Spec
@@ -60,15 +61,21 @@ final class InspectCommand implements Callable<Integer> {
                     SecretTable.HEADER_GUID);
             return;
         }
-        long live = table.live().size();
-        out.printf("%s: %d bytes, table of %d bytes, %d entries (%d live, %d wiped)%n", page, size,
-                table.tableLength(), table.entries().size(), live, table.entries().size() - live);
-        if (table.entries().isEmpty()) {
+        int wiping = 0;
+        for (int i = 0; i < table.size(); i++) {
+            wiping += table.state(i) == SecretEntry.State.WIPING ? 1 : 0;
+        }
+        int live = table.liveCount();
+        out.printf("%s: %d bytes, table of %d bytes, %d entries (%d live, %s%d wiped)%n", page, size,
+                table.tableLength(), table.size(), live, wiping == 0 ? "" : wiping + " wiping, ",
+                table.size() - live - wiping);
+        if (table.size() == 0) {
             return;
         }
         out.printf("%-8s %-36s %8s  %s%n", "OFFSET", "GUID", "LENGTH", "STATE");
-        for (SecretEntry e : table.entries()) {
-            out.printf("%-8d %-36s %8d  %s%n", e.offset(), e.guid(), e.dataLength(), e.wiped() ? "wiped" : "live");
+        for (int i = 0; i < table.size(); i++) {
+            SecretEntry e = table.entry(i);
+            out.printf("%-8d %-36s %8d  %s%n", e.offset(), e.guid(), e.dataLength(), e.state().label());
         }
     }
 
@@ -80,13 +87,16 @@ final class InspectCommand implements Callable<Integer> {
                 .append(",\"tableLength\":").append(table.tableLength())
                 .append(",\"entries\":[");
         String sep = "";
-        for (SecretEntry e : table.entries()) {
+        for (int i = 0; i < table.size(); i++) {
+            SecretEntry e = table.entry(i);
+            out.print(json);
+            json.setLength(0);
             json.append(sep).append("{\"offset\":").append(e.offset())
                     .append(",\"guid\":\"").append(e.guid()).append('"')
                     .append(",\"entryLength\":").append(e.length())
                     .append(",\"dataOffset\":").append(e.dataOffset())
                     .append(",\"length\":").append(e.dataLength())
-                    .append(",\"state\":\"").append(e.wiped() ? "wiped" : "live").append("\"}");
+                    .append(",\"state\":\"").append(e.state().label()).append("\"}");
             sep = ",";
         }
         out.println(json.append("]}"));

@@ -162,6 +162,12 @@ public final class SecretFs extends FuseStubFS {
         stat.st_ctim.tv_sec.set(mountTime);
     }
 
+    /**
+     * readdir in libfuse's offset mode: each call fills one reply from where the last one ended, and
+     * the offset of an entry is its position in the directory's listing plus 3 (1 and 2 are {@code .}
+     * and {@code ..}). Nothing is copied or sorted per call, and a secret wiped between two calls
+     * neither moves the others nor repeats one.
+     */
     @Override
     public int readdir(String path, Pointer buf, FuseFillDir filler, @off_t long offset, FuseFileInfo fi) {
         try {
@@ -169,14 +175,22 @@ public final class SecretFs extends FuseStubFS {
             if (path != null && !"/".equals(path)) {
                 return lookup(path).isPresent() ? -ErrorCodes.ENOTDIR() : -ErrorCodes.ENOENT();
             }
-            filler.apply(buf, ".", null, 0);
-            filler.apply(buf, "..", null, 0);
-            for (String name : directory.names()) {
-                if (filler.apply(buf, name, null, 0) != 0) {
+            if (offset < 1 && filler.apply(buf, ".", null, 1) != 0) {
+                return 0;
+            }
+            if (offset < 2 && filler.apply(buf, "..", null, 2) != 0) {
+                return 0;
+            }
+            int size = directory.listingSize();
+            for (long k = Math.max(offset, 2) - 2; k < size; k++) {
+                String name = directory.listed((int) k);
+                if (name != null && filler.apply(buf, name, null, k + 3) != 0) {
                     break;
                 }
             }
             return 0;
+        } catch (OutOfMemoryError e) {
+            return -ErrorCodes.ENOMEM();
         } catch (Throwable t) {
             return errno("readdir", path, t);
         }
@@ -269,7 +283,7 @@ public final class SecretFs extends FuseStubFS {
     }
 
     private boolean isLive(Secret secret) {
-        return directory.lookup(secret.name()).orElse(null) == secret;
+        return directory.lookup(secret.name()).filter(secret::equals).isPresent();
     }
 
     @Override

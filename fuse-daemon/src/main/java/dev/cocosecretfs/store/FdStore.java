@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import jnr.ffi.Memory;
 import jnr.ffi.Pointer;
@@ -46,30 +47,70 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
     private final ThreadLocal<Pointer> scratch =
             ThreadLocal.withInitial(() -> Memory.allocateDirect(Runtime.getRuntime(libc), SCRATCH_BYTES));
 
-    FdStore(Path path) throws IOException {
+    /** An open descriptor, what it is, and whether it was opened for writing. */
+    record Descriptor(int fd, boolean writable, long size, int type, long rdev) {}
+
+    FdStore(Path path, Descriptor d) {
         this.path = checkNotNull(path, "path");
+        this.fd = d.fd();
+        this.writable = d.writable();
+        this.size = d.size();
+    }
+
+    /**
+     * Opens {@code path} and makes the store its kind asks for: a regular file or a block device
+     * gets a {@link FileStore}, whose sync is {@code fdatasync}; the kernel shim's character device a
+     * {@link DeviceStore}, whose writes are durable when they return. Anything else is refused. The
+     * kind is that of the opened descriptor, not of whatever the path names a moment before or after.
+     */
+    static FdStore open(Path path) throws IOException {
+        LibC libc = Native.libc();
+        int fd;
+        boolean writable;
         int rw = libc.open(path.toString(), LibC.O_RDWR | LibC.O_CLOEXEC | LibC.O_NOCTTY);
         if (rw < 0 && isDenied(Native.errno())) {
             int ro = libc.open(path.toString(), LibC.O_RDONLY | LibC.O_CLOEXEC | LibC.O_NOCTTY);
             if (ro < 0) {
-                throw failure("open", Native.errno());
+                throw failure(path, "open", Native.errno());
             }
-            this.fd = ro;
-            this.writable = false;
+            fd = ro;
+            writable = false;
         } else if (rw < 0) {
-            throw failure("open", Native.errno());
+            throw failure(path, "open", Native.errno());
         } else {
-            this.fd = rw;
-            this.writable = true;
+            fd = rw;
+            writable = true;
         }
-        long end = libc.lseek(fd, 0, LibC.SEEK_END);
-        if (end < 0) {
-            IOException e = failure("lseek", Native.errno());
+        try {
+            Map<String, Object> attrs = Files.readAttributes(Path.of("/proc/self/fd/" + fd), "unix:mode,rdev");
+            int type = (Integer) attrs.get("mode") & S_IFMT;
+            long rdev = (Long) attrs.get("rdev");
+            long end = libc.lseek(fd, 0, LibC.SEEK_END);
+            if (end < 0) {
+                throw failure(path, "lseek", Native.errno());
+            }
+            Descriptor d = new Descriptor(fd, writable, end, type, rdev);
+            if (type == S_IFREG || type == S_IFBLK) {
+                return new FileStore(path, d);
+            }
+            if (type == S_IFCHR && ShimDevice.is(rdev)) {
+                return new DeviceStore(path, d);
+            }
+            throw new FileSystemException(path.toString(), null, type == S_IFCHR
+                    ? "is a character device (" + ShimDevice.name(rdev) + ") but not the kernel shim's "
+                            + ShimDevice.NAME + " device"
+                    : "is neither a regular file nor a device");
+        } catch (IOException | RuntimeException e) {
             libc.close(fd);
             throw e;
         }
-        this.size = end;
     }
+
+    /** The file type bits of a mode. */
+    static final int S_IFMT = 0170000;
+    static final int S_IFREG = 0100000;
+    static final int S_IFBLK = 0060000;
+    static final int S_IFCHR = 0020000;
 
     /**
      * Checks that {@code path} names something a store can open, with the exception a user should
@@ -94,6 +135,10 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
     }
 
     private IOException failure(String call, int errno) {
+        return failure(path, call, errno);
+    }
+
+    private static IOException failure(Path path, String call, int errno) {
         String what = call + " " + path;
         if (errno == EACCES || errno == EPERM) {
             return new AccessDeniedException(path.toString(), null, call + ": " + Native.describe(errno));
@@ -123,8 +168,15 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
         dst.put(bytes);
     }
 
+    /**
+     * {@inheritDoc}
+     *
+     * @throws IllegalArgumentException if {@code dst} is not native memory: jnr-ffi would pass a
+     *     heap buffer through a Java array, which would put the secret on the heap
+     */
     @Override
     public final void readInto(long offset, Pointer dst, int length) throws IOException {
+        checkDirect(dst);
         checkArgument(length >= 0 && length <= dst.size(), "length %s does not fit the buffer", length);
         int done = 0;
         while (done < length) {
@@ -145,8 +197,9 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
 
     @Override
     public final void readInto(long offset, byte[] head, Pointer dst, int length) throws IOException {
+        checkDirect(dst);
         checkArgument(length >= 0 && length <= dst.size(), "length %s does not fit the buffer", length);
-        if (head.length > HEAD_MAX || !dst.isDirect()) {
+        if (head.length > HEAD_MAX) {
             BackingStore.super.readInto(offset, head, dst, length);
             return;
         }
@@ -167,6 +220,14 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
             return;
         }
         iov.get(HEAD_AT, head, 0, head.length);
+    }
+
+    private static void checkDirect(Pointer dst) {
+        checkNotNull(dst, "dst");
+        if (!dst.isDirect()) {
+            throw new IllegalArgumentException("refusing to read into " + dst.getClass().getSimpleName()
+                    + ": secrets go into native memory only, never through a Java array");
+        }
     }
 
     @Override

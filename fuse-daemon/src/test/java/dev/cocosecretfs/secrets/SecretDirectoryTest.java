@@ -96,6 +96,33 @@ class SecretDirectoryTest {
     }
 
     @Test
+    void onlyTheExactNameFindsASecret() {
+        assertThat(directory.lookup(A)).isPresent();
+        for (String other : new String[] {A.toUpperCase(java.util.Locale.ROOT), A + " ", "/" + A, A.substring(1), ""}) {
+            assertThat(directory.lookup(other)).as("%s", other).isEmpty();
+            assertThatThrownBy(() -> directory.wipe(other)).isInstanceOf(NoSuchFileException.class);
+        }
+    }
+
+    @Test
+    void theListingKeepsItsPositionsAcrossWipes() throws Exception {
+        assertThat(directory.listingSize()).isEqualTo(2);
+        assertThat(directory.listed(0)).isEqualTo(A);
+        assertThat(directory.listed(1)).isEqualTo(B);
+        long handle = directory.lookup(A).orElseThrow().handle();
+        directory.wipe(A);
+        assertThat(directory.listingSize()).isEqualTo(2);
+        assertThat(directory.listed(0)).isNull();
+        assertThat(directory.listed(1)).isEqualTo(B);
+        assertThat(directory.size()).isEqualTo(1);
+        Secret byHandle = directory.byHandle(handle).orElseThrow();
+        assertThat(byHandle.name()).isEqualTo(A);
+        assertThat(read(directory, byHandle, 0, 100)).isEmpty();
+        assertThat(directory.byHandle(0)).isEmpty();
+        assertThat(directory.byHandle(3)).isEmpty();
+    }
+
+    @Test
     void wipingTwiceOrAnUnknownNameIsNoSuchFile() throws Exception {
         directory.wipe(A);
         assertThatThrownBy(() -> directory.wipe(A)).isInstanceOf(NoSuchFileException.class);

@@ -36,7 +36,10 @@ class FailedWipeTest {
     SecretPage page;
     Path file;
     BackingStore real;
-    /** Which call of the faulty store fails: "data", "guid", "sync", or none. */
+    /**
+     * Which call of the faulty store fails: "mark" (the GUID's first 8 bytes), "data", "guid" (its
+     * last 8 bytes), "sync" (the first), or none.
+     */
     String failAt;
     boolean writable = true;
 
@@ -57,7 +60,8 @@ class FailedWipeTest {
         return new ForwardingStore(real) {
             @Override
             public void wipe(long offset, long length) throws IOException {
-                String step = length == 16 ? "guid" : "data";
+                long entry = page.entries.get(1).offset();
+                String step = offset == entry ? "mark" : offset == entry + 8 ? "guid" : "data";
                 if (!writable || step.equals(failAt)) {
                     failAt = null;
                     throw new IOException("injected failure of the " + step + " wipe");
@@ -108,19 +112,25 @@ class FailedWipeTest {
     }
 
     @Test
+    @DisplayName("the mark (the GUID's first 8 bytes) fails: the secret stays, reads fail, a second unlink finishes")
+    void markFails() throws Exception {
+        failedThenFinished("mark");
+    }
+
+    @Test
     @DisplayName("the data wipe fails: the secret stays, reads fail, a second unlink finishes")
     void dataWipeFails() throws Exception {
         failedThenFinished("data");
     }
 
     @Test
-    @DisplayName("the GUID wipe fails after the data is zero: reads fail, a second unlink finishes")
+    @DisplayName("the wipe of the GUID's last 8 bytes fails after the data is zero: reads fail, a second unlink finishes")
     void guidWipeFails() throws Exception {
         failedThenFinished("guid");
     }
 
     @Test
-    @DisplayName("sync fails after the GUID is zero: a second unlink still finishes")
+    @DisplayName("the first sync fails, after the mark: a second unlink still finishes")
     void syncFails() throws Exception {
         failedThenFinished("sync");
     }

@@ -24,7 +24,8 @@ import org.junit.jupiter.api.AfterAll;
  * <p>Seeds, in {@code SecretTableFuzzTestInputs/parse}: the public vectors, a deleted entry, padding,
  * and one page per parser rule (header GUID missing, header length 19, 20, beyond the area, entry
  * length 7, beyond the table, exactly 20, duplicate GUIDs live and deleted, a tail under 20 bytes,
- * u32 maxima, an empty and a 19-byte area).
+ * u32 maxima, an empty and a 19-byte area, two wipes cut short under one half-zero GUID beside a live
+ * GUID whose last 8 bytes are zero).
  */
 class SecretTableFuzzTest {
     private static final AtomicLong INPUTS = new AtomicLong();
@@ -61,6 +62,7 @@ class SecretTableFuzzTest {
     }
 
     private static void checkInvariants(SecretTable table, long size) {
+        check(table.size() <= SecretTable.MAX_ENTRIES, "%s entries, more than %s", table.size(), SecretTable.MAX_ENTRIES);
         if (!table.populated()) {
             check(table.entries().isEmpty() && table.tableLength() == 0, "an unpopulated table has entries");
             return;
@@ -69,16 +71,31 @@ class SecretTableFuzzTest {
         check(length >= SecretTable.HEADER_BYTES && length <= size, "table length %s outside [20, %s]", length, size);
         long next = SecretTable.HEADER_BYTES;
         Set<Guid> live = new HashSet<>();
+        int index = 0;
         for (SecretEntry e : table.entries()) {
             check(e.offset() == next, "entry at %s does not follow the one before it (expected %s)", e.offset(), next);
             check(e.length() >= SecretEntry.HEADER_BYTES, "entry at %s shorter than its header", e.offset());
             check(e.offset() + e.length() <= length, "entry at %s runs past the table", e.offset());
-            check(e.wiped() || live.add(e.guid()), "two live entries of one GUID");
+            check(e.wiped() == e.guid().isZero() && e.live() == (e.guid().msb() != 0)
+                    && (e.state() == SecretEntry.State.WIPING) == e.guid().isWipeMark(), "entry at %s: state %s"
+                    + " does not follow from its GUID", e.offset(), e.state());
+            check(!e.live() || live.add(e.guid()), "two live entries of one GUID");
+            check(table.find(e.guid()) == (e.live() ? index : -1), "find() does not give the live entry of GUID %s",
+                    e.guid());
+            index++;
             next = e.offset() + e.length();
         }
         check(length - next < SecretEntry.HEADER_BYTES, "%s bytes left unparsed at %s", length - next, next);
-        List<SecretEntry> expectedLive = table.entries().stream().filter(e -> !e.wiped()).toList();
-        check(table.live().equals(expectedLive), "live() is not the entries that are not wiped");
+        List<SecretEntry> expectedLive = table.entries().stream().filter(SecretEntry::live).toList();
+        check(table.live().equals(expectedLive) && table.liveCount() == expectedLive.size(),
+                "live() is not the entries whose GUID's first 8 bytes are not zero");
+        for (int k = 1; k < table.liveCount(); k++) {
+            Guid a = table.guid(table.liveByName(k - 1));
+            Guid b = table.guid(table.liveByName(k));
+            int order = Long.compareUnsigned(a.msb(), b.msb());
+            check((order != 0 ? order : Long.compareUnsigned(a.lsb(), b.lsb())) < 0,
+                    "liveByName is not in the order of the names");
+        }
     }
 
     /** The in-memory parse must agree with the reader-based one. */

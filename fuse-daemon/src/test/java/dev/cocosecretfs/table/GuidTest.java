@@ -48,10 +48,29 @@ class GuidTest {
                 .hasMessageContaining("is not a GUID");
     }
 
+    @Test
+    void fromNameTakesOnlyTheLowercaseName() {
+        String name = "736869e5-84f0-4973-92ec-06879ce3da0b";
+        assertThat(Guid.fromName(name)).isEqualTo(Guid.parse(name));
+        for (String other : new String[] {name.toUpperCase(java.util.Locale.ROOT), name.substring(1), name + "0",
+            name.replace('-', '_'), "{" + name.substring(2) + "}", name.replace("7368", "7g68"), null, ""}) {
+            assertThat(Guid.fromName(other)).as("%s", other).isNull();
+        }
+    }
+
+    @Test
+    void wipeMarkIsAZeroFirstHalfOnly() {
+        assertThat(new Guid(0, 1).isWipeMark()).isTrue();
+        assertThat(new Guid(0, 0).isWipeMark()).isFalse();
+        assertThat(new Guid(1, 0).isWipeMark()).isFalse();
+        assertThat(Guid.parse("736869e5-84f0-4973-92ec-06879ce3da0b").isWipeMark()).isFalse();
+    }
+
     @Property
     void nameRoundTripsAndMatchesJavaUuid(@ForAll long msb, @ForAll long lsb) {
         Guid guid = new Guid(msb, lsb);
         assertThat(Guid.parse(guid.toString())).isEqualTo(guid);
+        assertThat(Guid.fromName(guid.toString())).isEqualTo(guid);
         assertThat(guid.toString()).isEqualTo(new UUID(msb, lsb).toString());
     }
 

@@ -182,6 +182,72 @@ class SecretTableTest {
             assertThat(SecretTable.parse(page).live()).hasSize(1);
         }
 
+        @Test
+        @DisplayName("first 8 GUID bytes zero, last 8 not: a wipe cut short, neither live nor found")
+        void wipeMark() throws Exception {
+            String marked = "00000000-0000-0000-9dd6-155e89c5a28f";
+            ByteBuffer page = new Pages(4096).header(20 + 25 + 25 + 25)
+                    .entry(marked, 25, new byte[5]).entry(marked, 25, new byte[5]).entry(B, 25, new byte[5]).buffer();
+            SecretTable table = SecretTable.parse(page);
+            assertThat(table.entries()).extracting(SecretEntry::state).containsExactly(SecretEntry.State.WIPING,
+                    SecretEntry.State.WIPING, SecretEntry.State.LIVE);
+            assertThat(table.entries()).extracting(SecretEntry::wiped).containsExactly(false, false, false);
+            assertThat(table.live()).singleElement().extracting(SecretEntry::offset).isEqualTo(70L);
+            assertThat(table.find(Guid.parse(marked))).isEqualTo(-1);
+            assertThat(table.find(Guid.parse(B))).isEqualTo(2);
+            assertThat(SecretEntry.State.WIPING.label()).isEqualTo("wiping");
+        }
+
+        @Test
+        @DisplayName("a GUID whose last 8 bytes are zero is live")
+        void lowHalfZeroIsLive() throws Exception {
+            String low = "2cf13667-ea72-4013-0000-000000000000";
+            ByteBuffer page = new Pages(4096).header(20 + 25).entry(low, 25, new byte[5]).buffer();
+            SecretTable table = SecretTable.parse(page);
+            assertThat(table.live()).singleElement().extracting(SecretEntry::guid).isEqualTo(Guid.parse(low));
+            assertThat(table.find(Guid.parse(low))).isZero();
+        }
+
+        @Test
+        @DisplayName("live entries by name: the order of their names; find gives each one's index")
+        void byName() throws Exception {
+            Map<Guid, ByteBuffer> secrets = new LinkedHashMap<>();
+            for (String g : new String[] {B, A, "ffffffff-0000-0000-0000-000000000001", "8000000a-0000-0000-0000-000000000000"}) {
+                secrets.put(Guid.parse(g), ByteBuffer.allocate(3));
+            }
+            SecretTable table = SecretTable.parse(ByteBuffer.wrap(SecretTable.write(secrets, 4096)));
+            java.util.List<String> names = new java.util.ArrayList<>();
+            for (int k = 0; k < table.liveCount(); k++) {
+                names.add(table.guid(table.liveByName(k)).toString());
+                assertThat(table.find(table.guid(table.liveByName(k)))).isEqualTo(table.liveByName(k));
+            }
+            assertThat(names).isSorted().hasSize(4);
+            assertThat(table.find(Guid.parse("ffffffff-0000-0000-0000-000000000002"))).isEqualTo(-1);
+        }
+
+        @Test
+        @DisplayName("131,072 entries parse; one more is refused, naming the entry and the cap")
+        void cap() throws Exception {
+            int n = SecretTable.MAX_ENTRIES;
+            ByteBuffer page = ByteBuffer.allocate(20 + 20 * (n + 1)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            SecretTable.HEADER_GUID.writeEfi(page);
+            page.putInt(20 + 20 * n);
+            for (int i = 0; i <= n; i++) {
+                new Guid(i + 1, i).writeEfi(page);
+                page.putInt(20);
+            }
+            SecretTable table = SecretTable.parse(page.duplicate().clear());
+            assertThat(table.size()).isEqualTo(n);
+            assertThat(table.liveCount()).isEqualTo(n);
+            assertThat(table.find(new Guid(n, n - 1))).isEqualTo(n - 1);
+
+            page.putInt(16, 20 + 20 * (n + 1));
+            assertThatThrownBy(() -> SecretTable.parse(page.duplicate().clear()))
+                    .isInstanceOf(TableFormatException.class)
+                    .hasMessage("entry at offset " + (20 + 20L * n) + " is entry " + (n + 1)
+                            + ": coco-secretfs serves at most " + n + " entries in a table");
+        }
+
         @ParameterizedTest(name = "area of {0} bytes")
         @ValueSource(ints = {0, 1, 19})
         @DisplayName("an area below 20 bytes: corrupt")
@@ -207,6 +273,15 @@ class SecretTableTest {
         void refusesTheZeroGuid() {
             Map<Guid, ByteBuffer> secrets = Map.of(Guid.ZERO, ByteBuffer.allocate(1));
             assertThatThrownBy(() -> SecretTable.write(secrets, 4096)).isInstanceOf(IllegalArgumentException.class);
+        }
+
+        @Test
+        void refusesAGuidThatWouldReadAsAWipeCutShort() {
+            Map<Guid, ByteBuffer> secrets = Map.of(Guid.parse("00000000-0000-0000-9dd6-155e89c5a28f"),
+                    ByteBuffer.allocate(1));
+            assertThatThrownBy(() -> SecretTable.write(secrets, 4096)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("GUID 00000000-0000-0000-9dd6-155e89c5a28f has its first 8 bytes zero, which on the"
+                            + " page marks a wipe in progress; it cannot name a secret");
         }
 
         @Test

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: Apache-2.0
+package dev.cocosecretfs.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.cocosecretfs.platform.ErrnoException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.TimeUnit;
+import jnr.ffi.Memory;
+import jnr.ffi.Pointer;
+import jnr.ffi.Runtime;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+@DisplayName("descriptor stores")
+class FdStoreTest {
+    static final Runtime RUNTIME = Runtime.getSystemRuntime();
+
+    @TempDir
+    Path tmp;
+
+    Path file;
+    byte[] bytes;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        bytes = new byte[100];
+        for (int i = 0; i < bytes.length; i++) {
+            bytes[i] = (byte) (i + 1);
+        }
+        file = tmp.resolve("page.bin");
+        Files.write(file, bytes);
+    }
+
+    static byte[] get(Pointer p, int n) {
+        byte[] out = new byte[n];
+        p.get(0, out, 0, n);
+        return out;
+    }
+
+    @Nested
+    @DisplayName("reads")
+    class Reads {
+        @Test
+        @DisplayName("a heap pointer is refused: a secret never passes through a Java array")
+        void heapPointerRefused() throws Exception {
+            Pointer heap = Memory.allocate(RUNTIME, 64);
+            assertThat(heap.isDirect()).isFalse();
+            try (BackingStore store = Stores.open(file)) {
+                assertThatThrownBy(() -> store.readInto(20, heap, 10))
+                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("native memory only");
+                assertThatThrownBy(() -> store.readInto(0, new byte[20], heap, 10))
+                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("native memory only");
+            }
+            assertThat(get(heap, 64)).containsOnly(0);
+        }
+
+        @Test
+        @DisplayName("header and data in one read, straight into native memory")
+        void headAndData() throws Exception {
+            Pointer dst = Memory.allocateDirect(RUNTIME, 64);
+            byte[] head = new byte[20];
+            try (BackingStore store = Stores.open(file)) {
+                store.readInto(10, head, dst, 30);
+            }
+            assertThat(head).isEqualTo(Arrays.copyOfRange(bytes, 10, 30));
+            assertThat(get(dst, 30)).isEqualTo(Arrays.copyOfRange(bytes, 30, 60));
+        }
+
+        @Test
+        @DisplayName("a range that runs past the end (a truncated page) is an error, not a short read")
+        void shortReads() throws Exception {
+            Pointer dst = Memory.allocateDirect(RUNTIME, 64);
+            try (BackingStore store = Stores.open(file)) {
+                assertThatThrownBy(() -> store.readInto(90, dst, 20)).isInstanceOf(ErrnoException.class)
+                        .hasMessageContaining("could not read 20 bytes at offset 90").hasMessageContaining("only 10");
+                assertThatThrownBy(() -> store.readInto(70, new byte[20], dst, 20))
+                        .isInstanceOf(ErrnoException.class).hasMessageContaining("only 10");
+                assertThatThrownBy(() -> store.readMetadata(95, ByteBuffer.allocate(20)))
+                        .isInstanceOf(ErrnoException.class).hasMessageContaining("only 5");
+                assertThatThrownBy(() -> store.readInto(0, dst, 65)).isInstanceOf(IllegalArgumentException.class);
+                store.readInto(100, dst, 0);
+            }
+        }
+    }
+
+    @Test
+    @DisplayName("a file that cannot be opened for writing is opened read-only: reads work, wipes fail, nothing changes")
+    void readOnlyFallback() throws Exception {
+        assumeTrue(chattr("+i", file), "skipped: the temporary directory's filesystem has no immutable flag");
+        try (BackingStore store = Stores.open(file)) {
+            assertThat(store.writable()).isFalse();
+            Pointer dst = Memory.allocateDirect(RUNTIME, 16);
+            store.readInto(4, dst, 16);
+            assertThat(get(dst, 16)).isEqualTo(Arrays.copyOfRange(bytes, 4, 20));
+            assertThatThrownBy(() -> store.wipe(0, 10)).isInstanceOf(ErrnoException.class)
+                    .hasMessageContaining("opened read-only");
+        } finally {
+            chattr("-i", file);
+        }
+        assertThat(Files.readAllBytes(file)).isEqualTo(bytes);
+    }
+
+    @Test
+    @DisplayName("wipes write zeros over exactly the range, and a range outside the area is refused")
+    void wipes() throws Exception {
+        try (BackingStore store = Stores.open(file)) {
+            assertThat(store.writable()).isTrue();
+            store.wipe(10, 5);
+            store.sync();
+            assertThatThrownBy(() -> store.wipe(95, 10)).isInstanceOf(IllegalArgumentException.class);
+        }
+        byte[] after = Files.readAllBytes(file);
+        Arrays.fill(bytes, 10, 15, (byte) 0);
+        assertThat(after).isEqualTo(bytes);
+    }
+
+    @Nested
+    @DisplayName("what a backing is")
+    class Kinds {
+        @Test
+        @DisplayName("a regular file is a FileStore (fdatasync)")
+        void regularFile() throws Exception {
+            try (BackingStore store = Stores.open(file)) {
+                assertThat(store).isInstanceOf(FileStore.class);
+            }
+        }
+
+        @Test
+        @DisplayName("a character device other than the shim's is refused, naming its number")
+        void otherCharacterDevice() {
+            assertThatThrownBy(() -> Stores.open(Path.of("/dev/null"))).isInstanceOf(FileSystemException.class)
+                    .hasMessageContaining("is a character device (1:3) but not the kernel shim's coco_secret device");
+        }
+
+        @Test
+        @DisplayName("a FIFO is refused before it is opened")
+        void fifo() throws Exception {
+            Path fifo = tmp.resolve("fifo");
+            Process p = new ProcessBuilder("mkfifo", fifo.toString()).start();
+            assertThat(p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0).isTrue();
+            assertThatThrownBy(() -> Stores.open(fifo)).isInstanceOf(FileSystemException.class)
+                    .hasMessageContaining("is neither a regular file nor a device");
+        }
+
+        @Test
+        @DisplayName("the shim's device is known by the number sysfs gives, else by /proc/misc")
+        void shimByNumber() throws Exception {
+            Path sysfs = tmp.resolve("dev");
+            Path misc = tmp.resolve("misc");
+            Path none = tmp.resolve("absent");
+            long shim = 10 << 8 | 57; // 10:57
+            long other = 10 << 8 | 58;
+            Files.writeString(sysfs, "10:57\n");
+            Files.writeString(misc, "229 fuse\n 57 coco_secret\n237 loop-control\n");
+            assertThat(ShimDevice.is(shim, sysfs, misc)).isTrue();
+            assertThat(ShimDevice.is(other, sysfs, misc)).isFalse();
+            assertThat(ShimDevice.is(shim, none, misc)).isTrue();
+            assertThat(ShimDevice.is(other, none, misc)).isFalse();
+            assertThat(ShimDevice.is(1 << 8 | 57, none, misc)).as("not a misc device").isFalse();
+            assertThat(ShimDevice.is(shim, none, none)).as("no shim loaded").isFalse();
+            Files.writeString(misc, "229 fuse\n");
+            assertThat(ShimDevice.is(shim, none, misc)).isFalse();
+            // Large numbers use glibc's split encoding.
+            long big = (0x123L & 0xfff) << 8 | (0x45678L & 0xff) | (0x45678L & ~0xffL) << 12;
+            assertThat(ShimDevice.name(big)).isEqualTo("291:284280");
+        }
+    }
+
+    static boolean chattr(String flag, Path file) throws Exception {
+        Process p = new ProcessBuilder("chattr", flag, file.toString()).redirectErrorStream(true).start();
+        return p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
+    }
+}
