@@ -19,10 +19,10 @@
 #            unloaded, SIGKILL and the automatic restart. Needs `make deb` first.
 #   phase 4  the EFI route, as on a real confidential VM: Debian's OVMF (q35) starts our
 #            UEFI application (efi/coco-efi.c), which publishes the page as OVMF's AmdSev
-#            build does and boots the kernel. Four boots: the shim loads with no
-#            parameters and the daemon serves and wipes as in phase 2; the older OVMF
-#            layout (location in boot-services memory) is refused; so is efi=noruntime;
-#            no entry at all is a notice-level ENODEV.
+#            build does and boots the kernel. Six boots: the shim loads with no
+#            parameters and the daemon serves and wipes as in phase 2; refused: the
+#            older OVMF layouts (location, or area, in boot-services memory), a location
+#            with size 16, efi=noruntime; no entry at all is a notice-level ENODEV.
 # After each guest powers off, the host reads the page from the guest's RAM (a
 # memory-backend-file) and compares it byte for byte with what must be there; in phase
 # 4 at the address the firmware chose, which the application prints on the console.
@@ -372,7 +372,8 @@ efi_ready() {
 # entry and starts the kernel with initrd=\initrd. No memmap=, no address anywhere: the
 # firmware picks it, the application prints it, and this sets AREA_PA from that line
 # (empty if there is none). The guest sees cocoboot=efi on its command line.
-# EFI_FLAGS: files put in \coco on the volume (old-layout, no-entry: see coco-efi.c);
+# EFI_FLAGS: files put in \coco on the volume (old-layout, area-boot-services, tiny-size,
+# no-entry: see coco-efi.c);
 # EFI_APPEND: kernel parameters for this boot only. Needs efi_ready first.
 efi_flags() { # efi_flags IMAGE FLAG...: empty files \coco\FLAG
 	local img=$1 f
@@ -582,6 +583,11 @@ for phase in $phases; do
 		report_vm 4-old-layout "$OUT/page.bin"
 		EFI_APPEND="cocoefi=noruntime efi=noruntime" run_vm_efi 4-noruntime "$T4"
 		report_vm 4-noruntime "$OUT/page.bin"
+		EFI_FLAGS=area-boot-services EFI_APPEND=cocoefi=area-boot-services \
+			run_vm_efi 4-area-boot-services "$T4"
+		report_vm 4-area-boot-services ""  # Linux has reused that memory
+		EFI_FLAGS=tiny-size EFI_APPEND=cocoefi=tiny-size run_vm_efi 4-tiny-size "$T4"
+		report_vm 4-tiny-size "$OUT/page.bin"
 		EFI_FLAGS=no-entry EFI_APPEND=cocoefi=no-entry run_vm_efi 4-no-entry "$T4"
 		report_vm 4-no-entry ""
 		;;

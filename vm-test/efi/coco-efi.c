@@ -11,13 +11,17 @@
  *   \coco\old-layout   if present: the location struct goes into EfiBootServicesData,
  *                      as SecretDxe did before edk2-stable202302 (edk2 bug 4186),
  *                      instead of EfiACPIReclaimMemory
+ *   \coco\area-boot-services
+ *                      if present: the page goes into EfiBootServicesData, as before
+ *                      edk2-stable202202
+ *   \coco\tiny-size    if present: the location says size 16, too small for a table
  *   \coco\no-entry     if present: nothing is published (a machine without secrets)
  *
  * then installs the 16-byte location struct { u64 base_pa; u64 size; } as the
  * configuration table entry LINUX_EFI_COCO_SECRET_AREA_GUID and starts \vmlinuz (its
  * EFI stub) with the command line as LoadOptions. It prints one line on the console,
  *
- *   coco-efi: area 0x<base_pa> size <bytes>, location 0x<address> in <memory type>
+ *   coco-efi: area 0x<base_pa> size <bytes> in <type>, location 0x<address> in <type>
  *
  * (or "coco-efi: no entry"), which run.sh reads to find the area in guest memory. On
  * any failure it says what failed and powers the machine off.
@@ -88,7 +92,9 @@ static void read_all(EFI_FILE_HANDLE fh, CHAR16 *name, void *buf, UINTN size)
 static void publish(EFI_FILE_HANDLE root)
 {
 	BOOLEAN old = file_exists(root, L"\\coco\\old-layout");
+	BOOLEAN area_bs = file_exists(root, L"\\coco\\area-boot-services");
 	EFI_MEMORY_TYPE loc_type = old ? EfiBootServicesData : EfiACPIReclaimMemory;
+	EFI_MEMORY_TYPE area_type = area_bs ? EfiBootServicesData : EfiReservedMemoryType;
 	struct coco_location *loc;
 	EFI_PHYSICAL_ADDRESS pa;
 	EFI_FILE_HANDLE fh;
@@ -99,10 +105,9 @@ static void publish(EFI_FILE_HANDLE root)
 	if (size < 20)
 		die(L"\\coco\\page.bin (at least 20 bytes)", EFI_BAD_BUFFER_SIZE);
 	pages = EFI_SIZE_TO_PAGES(size);
-	status = uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiReservedMemoryType,
-				   pages, &pa);
+	status = uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, area_type, pages, &pa);
 	if (EFI_ERROR(status))
-		die(L"AllocatePages(EfiReservedMemoryType)", status);
+		die(L"AllocatePages(area)", status);
 	ZeroMem((void *)(UINTN)pa, pages * EFI_PAGE_SIZE);
 	read_all(fh, L"\\coco\\page.bin", (void *)(UINTN)pa, size);
 
@@ -110,12 +115,13 @@ static void publish(EFI_FILE_HANDLE root)
 	if (EFI_ERROR(status))
 		die(L"AllocatePool(location)", status);
 	loc->base_pa = pa;
-	loc->size = size;
+	loc->size = file_exists(root, L"\\coco\\tiny-size") ? 16 : size;
 	status = uefi_call_wrapper(BS->InstallConfigurationTable, 2, &coco_secret_area_guid, loc);
 	if (EFI_ERROR(status))
 		die(L"InstallConfigurationTable", status);
-	Print(L"coco-efi: area 0x%lx size %ld, location 0x%lx in %s\n", pa, (UINT64)size,
-	      (UINT64)(UINTN)loc, old ? L"EfiBootServicesData" : L"EfiACPIReclaimMemory");
+	Print(L"coco-efi: area 0x%lx size %ld in %s, location 0x%lx in %s\n", pa, loc->size,
+	      area_bs ? L"EfiBootServicesData" : L"EfiReservedMemoryType", (UINT64)(UINTN)loc,
+	      old ? L"EfiBootServicesData" : L"EfiACPIReclaimMemory");
 }
 
 /* \coco\cmdline as UCS-2, NUL-terminated; *bytes is its size, NUL included. */
