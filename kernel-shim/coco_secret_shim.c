@@ -21,8 +21,9 @@
  *      kernels built with CONFIG_EFI_COCO_SECRET take from the EFI configuration
  *      table at boot.
  *
- *   3. otherwise the module looks up that same configuration table entry itself
- *      (GUID adf956ad-e98c-484c-ae11-b51c7d336447, LINUX_EFI_COCO_SECRET_AREA_GUID).
+ *   3. otherwise (on x86-64) the module looks up that same configuration table
+ *      entry itself (GUID adf956ad-e98c-484c-ae11-b51c7d336447,
+ *      LINUX_EFI_COCO_SECRET_AREA_GUID).
  *      This is the route on Debian 12, whose kernel is built without
  *      CONFIG_EFI_COCO_SECRET and exports neither the configuration table nor the
  *      system table's address to modules. What it does export is efi.memmap, which
@@ -326,7 +327,7 @@ static int coco_secret_scan_region(const efi_memory_desc_t *md, u64 *tables, u32
 	void *map;
 	u64 off;
 
-	if (len < sizeof(*st) || len != (size_t)len)
+	if (len < sizeof(*st))
 		return 0;
 	map = memremap(md->phys_addr, len, MEMREMAP_WB);
 	if (!map) {
