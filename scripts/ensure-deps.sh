@@ -51,6 +51,12 @@ for group in "$@"; do
 		want systemd test -x /lib/systemd/systemd
 		want init-system-helpers command -v deb-systemd-helper
 		want dpkg-dev command -v dpkg-deb
+		# The EFI route (vm-test phase 4): firmware, a UEFI application, its FAT volume.
+		want ovmf test -f /usr/share/OVMF/OVMF_CODE_4M.fd
+		want gnu-efi test -f /usr/lib/crt0-efi-x86_64.o
+		want binutils command -v objcopy
+		want dosfstools sh -c 'PATH=$PATH:/usr/sbin:/sbin command -v mkfs.vfat'
+		want mtools command -v mcopy
 		;;
 	bench)
 		want build-essential command -v gcc

@@ -3,7 +3,7 @@
 #
 # The kernel shim, proven in a VM (QEMU, TCG only: never KVM here).
 #
-#   bash vm-test/run.sh [PHASE...]      phases: 1 2 3 (default: all)
+#   bash vm-test/run.sh [PHASE...]      phases: 1 2 3 4 (default: all)
 #
 # Host: builds kernel-shim/ against Debian's kernel headers (W=1 + sparse, must be
 # silent), a static probe for the guest, the secret page, and a busybox initramfs.
@@ -17,14 +17,23 @@
 #            /run/coco at boot. Checks (guest/systemd-checks): the mount as PID 1 sees
 #            it, readiness, the journal's priorities, rm, stop, start with the shim
 #            unloaded, SIGKILL and the automatic restart. Needs `make deb` first.
+#   phase 4  the EFI route, as on a real confidential VM: Debian's OVMF (q35) starts our
+#            UEFI application (efi/coco-efi.c), which publishes the page as OVMF's AmdSev
+#            build does and boots the kernel. Six boots: the shim loads with no
+#            parameters and the daemon serves and wipes as in phase 2; refused: the
+#            older OVMF layouts (location, or area, in boot-services memory), a location
+#            with size 16, efi=noruntime; no entry at all is a notice-level ENODEV.
 # After each guest powers off, the host reads the page from the guest's RAM (a
-# memory-backend-file) and compares it byte for byte with what must be there.
+# memory-backend-file) and compares it byte for byte with what must be there; in phase
+# 4 at the address the firmware chose, which the application prints on the console.
+# run_vm_efi boots any phase's guest that way (see there).
 #
 # Prints one PASS/FAIL line per check and ends with "N passed, M failed"; exits 1
 # if anything failed. Artefacts and console logs are in vm-test/out/.
 #
 # Environment: KVER (default: the newest /lib/modules/*/build with a /boot/vmlinuz),
-# VM_SMP (2), VM_TIMEOUT1 (60 s), VM_TIMEOUT2 (150 s), VM_TIMEOUT3 (360 s), VM_JAVA_OPTS
+# VM_SMP (2), VM_TIMEOUT1 (60 s), VM_TIMEOUT2 (150 s), VM_TIMEOUT3 (360 s),
+# VM_TIMEOUT4 (90 s for a boot that only loads the shim; VM_TIMEOUT2 + 60 s with the daemon), VM_JAVA_OPTS
 # (-Xint: options for the guest's JVM, see below), VM_START_TIMEOUT (120 s: the service's
 # TimeoutStartSec in phase 3), VM_APPEND (extra kernel parameters, e.g. loglevel=7),
 # VM_DEB (the package; default: the newest target/coco-secretfs_*_amd64.deb).
@@ -42,6 +51,10 @@ SMP=${VM_SMP:-2}
 T1=${VM_TIMEOUT1:-60}
 T2=${VM_TIMEOUT2:-150}
 T3=${VM_TIMEOUT3:-360}
+T4=${VM_TIMEOUT4:-90}
+# Debian's OVMF: its code read-only, and a fresh copy of its variable store per boot.
+OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
+OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
 # The shipped unit allows 30 s to start, enough on hardware; an interpreted JVM under
 # TCG on a busy host can take longer than that (phase 2 mounted after 10-30 s).
 START_TIMEOUT=${VM_START_TIMEOUT:-120s}
@@ -70,7 +83,7 @@ stop() {
 	summary
 }
 
-phases=${*:-1 2 3}
+phases=${*:-1 2 3 4}
 
 # ---------------------------------------------------------------- prerequisites
 for tool in qemu-system-x86_64 gcc make cpio sparse timeout od cmp; do
@@ -276,8 +289,11 @@ EOF
 pass "initramfs built ($(wc -l <"$IRD/coco/modules.order") modules)"
 
 # ---------------------------------------------------------------- the VM
-# run_vm PHASE TIMEOUT [QEMU ARGS...]: boots the guest; its RAM is a file in
-# /dev/shm so that the host can read the page after it powers off. Sets VM_RC.
+# run_vm NAME TIMEOUT [QEMU ARGS...]: boots the guest of phase ${NAME%%-*} (NAME is "2",
+# or "4-old-layout" for one of several boots of a phase) with the kernel and initramfs
+# given to QEMU directly and the page at PHYS, reserved by memmap=; its RAM is a file in
+# /dev/shm so that the host can read the page after it powers off. Sets VM_RC, and
+# AREA_PA to where the page is in guest physical memory. Logs: console-NAME.log.
 RAM=/dev/shm/coco-vm-test.$$.ram
 if [ "$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }')" -lt 1200000 ] 2>/dev/null ||
 	[ ! -d /dev/shm ]; then
@@ -285,37 +301,142 @@ if [ "$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }')" -lt 1200000 ]
 fi
 cleanup() { rm -f "$RAM"; }
 trap cleanup EXIT
+phase_append() { # phase_append NAME: the kernel parameters every boot of that phase gets
+	[ "${1%%-*}" != 3 ] || printf '%s' "$PHASE3_APPEND"
+}
 run_vm() {
-	local phase=$1 limit=$2 log=$OUT/console-$1.log t0=$SECONDS append=""
+	local name=$1 limit=$2 log=$OUT/console-$1.log t0=$SECONDS
 	shift 2
-	[ "$phase" = 3 ] && append=$PHASE3_APPEND
 	rm -f "$RAM"
+	AREA_PA=$PHYS
 	timeout -k 5 "$limit" qemu-system-x86_64 \
 		-accel tcg -machine pc,memory-backend=ram -m 1G -smp "$SMP" \
 		-object memory-backend-file,id=ram,size=1G,mem-path="$RAM",share=on \
 		-nodefaults -no-user-config -display none -no-reboot \
 		-serial file:"$log" \
 		-kernel "/boot/vmlinuz-$KVER" -initrd "$OUT/initramfs.cpio" \
-		-append "console=ttyS0 quiet panic=-1 memmap=4K\$$PHYS cocophase=$phase $append ${VM_APPEND:-}" \
+		-append "console=ttyS0 quiet panic=-1 memmap=4K\$$PHYS cocophase=${name%%-*} $(phase_append "$name") ${VM_APPEND:-}" \
 		-device loader,file="$OUT/page.bin",addr=$PHYS,force-raw=on \
 		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-		"$@" >"$OUT/qemu-$phase.log" 2>&1
+		"$@" >"$OUT/qemu-$name.log" 2>&1
 	VM_RC=$?
-	echo "vm-test: phase $phase guest ran $((SECONDS - t0)) s (QEMU exit $VM_RC)"
+	echo "vm-test: $name guest ran $((SECONDS - t0)) s (QEMU exit $VM_RC)"
 }
-# report_vm PHASE EXPECTED-PAGE [RESULTS]: the guest's own checks (from RESULTS if given,
-# else from the console), its verdict, then the page as it is in the guest's physical memory.
+
+# ---------------------------------------------------------------- the EFI route
+# efi_ready: the UEFI application is built (once) and OVMF and the FAT tools are here.
+# Prints a FAIL line and returns 1 if not.
+EFI_APP=$OUT/efi/BOOTX64.EFI
+MKFS_VFAT=$(PATH=$PATH:/usr/sbin:/sbin command -v mkfs.vfat)
+efi_ready() {
+	local missing="" f
+	[ ! -f "$EFI_APP" ] || return 0
+	for f in "$OVMF_CODE" "$OVMF_VARS" /usr/lib/crt0-efi-x86_64.o /usr/lib/elf_x86_64_efi.lds \
+		/usr/include/efi/efi.h; do
+		[ -f "$f" ] || missing="$missing $f"
+	done
+	for f in mcopy mmd ld objcopy; do
+		command -v $f >/dev/null || missing="$missing $f"
+	done
+	[ -n "$MKFS_VFAT" ] || missing="$missing mkfs.vfat"
+	if [ -n "$missing" ]; then
+		fail "EFI route: host has$missing (install with: sh scripts/ensure-deps.sh vm)"
+		return 1
+	fi
+	mkdir -p "$OUT/efi"
+	# gnu-efi: an ELF shared object, linked with its crt0 and script, turned into PE32+.
+	if gcc -O2 -Wall -Wextra -Werror -I/usr/include/efi -I/usr/include/efi/x86_64 \
+		-DGNU_EFI_USE_MS_ABI -fpic -ffreestanding -fno-stack-protector -fno-stack-check \
+		-fshort-wchar -mno-red-zone -maccumulate-outgoing-args \
+		-c "$HERE/efi/coco-efi.c" -o "$OUT/efi/coco-efi.o" >"$OUT/efi/build.log" 2>&1 &&
+		ld -shared -Bsymbolic -nostdlib -znocombreloc -T /usr/lib/elf_x86_64_efi.lds \
+			/usr/lib/crt0-efi-x86_64.o "$OUT/efi/coco-efi.o" -o "$OUT/efi/coco-efi.so" \
+			-L/usr/lib -lefi -lgnuefi >>"$OUT/efi/build.log" 2>&1 &&
+		objcopy -j .text -j .sdata -j .data -j .rodata -j .dynamic -j .dynsym -j .rel \
+			-j '.rel.*' -j .rela -j '.rela.*' -j .reloc --target efi-app-x86_64 \
+			--subsystem=10 "$OUT/efi/coco-efi.so" "$EFI_APP" >>"$OUT/efi/build.log" 2>&1; then
+		pass "EFI application (gnu-efi) builds with -Wall -Wextra -Werror"
+	else
+		sed 's/^/  /' "$OUT/efi/build.log"
+		rm -f "$EFI_APP"
+		fail "EFI application (gnu-efi) builds with -Wall -Wextra -Werror"
+		return 1
+	fi
+}
+
+# run_vm_efi NAME TIMEOUT [QEMU ARGS...]: as run_vm, but the way a confidential VM boots:
+# Debian's OVMF on q35 starts efi/coco-efi.c from a FAT volume (no partition table, on
+# virtio) holding it as \EFI\BOOT\BOOTX64.EFI, \vmlinuz, \initrd and \coco\*. The
+# application puts the page in EfiReservedMemoryType memory, its location struct in
+# EfiACPIReclaimMemory, installs the LINUX_EFI_COCO_SECRET_AREA_GUID configuration table
+# entry and starts the kernel with initrd=\initrd. No memmap=, no address anywhere: the
+# firmware picks it, the application prints it, and this sets AREA_PA from that line
+# (empty if there is none). The guest sees cocoboot=efi on its command line.
+# EFI_FLAGS: files put in \coco on the volume (old-layout, area-boot-services, tiny-size,
+# no-entry: see coco-efi.c);
+# EFI_APPEND: kernel parameters for this boot only. Needs efi_ready first.
+efi_flags() { # efi_flags IMAGE FLAG...: empty files \coco\FLAG
+	local img=$1 f
+	shift
+	for f; do
+		mcopy -i "$img" /dev/null ::/coco/"$f" || return 1
+	done
+}
+run_vm_efi() {
+	local name=$1 limit=$2 log=$OUT/console-$1.log t0=$SECONDS
+	local img=$OUT/efi/$1.img vars=$OUT/efi/$1.vars f kib
+	shift 2
+	rm -f "$RAM" "$img"
+	export MTOOLS_SKIP_CHECK=1  # mtools would complain about an image's odd geometry
+	AREA_PA=
+	printf 'initrd=\\initrd console=ttyS0 quiet panic=-1 cocoboot=efi cocophase=%s %s %s %s\n' \
+		"${name%%-*}" "$(phase_append "$name")" "${EFI_APPEND:-}" "${VM_APPEND:-}" >"$OUT/efi/$name.cmdline"
+	kib=$((($(stat -c %s "/boot/vmlinuz-$KVER") + $(stat -c %s "$OUT/initramfs.cpio")) / 1024 + 8192))
+	if ! { "$MKFS_VFAT" -C "$img" $kib &&
+		mmd -i "$img" ::/EFI ::/EFI/BOOT ::/coco &&
+		mcopy -i "$img" "$EFI_APP" ::/EFI/BOOT/BOOTX64.EFI &&
+		mcopy -i "$img" "/boot/vmlinuz-$KVER" ::/vmlinuz &&
+		mcopy -i "$img" "$OUT/initramfs.cpio" ::/initrd &&
+		mcopy -i "$img" "$OUT/page.bin" ::/coco/page.bin &&
+		mcopy -i "$img" "$OUT/efi/$name.cmdline" ::/coco/cmdline &&
+		efi_flags "$img" ${EFI_FLAGS:-}
+	} >"$OUT/efi/$name.log" 2>&1; then
+		sed 's/^/  /' "$OUT/efi/$name.log"
+		VM_RC=1
+		fail "$name: FAT volume for the EFI boot built"
+		return
+	fi
+	cp "$OVMF_VARS" "$vars"
+	timeout -k 5 "$limit" qemu-system-x86_64 \
+		-accel tcg -machine q35,memory-backend=ram -cpu max -m 1G -smp "$SMP" \
+		-object memory-backend-file,id=ram,size=1G,mem-path="$RAM",share=on \
+		-nodefaults -no-user-config -display none -no-reboot \
+		-drive if=pflash,format=raw,unit=0,readonly=on,file="$OVMF_CODE" \
+		-drive if=pflash,format=raw,unit=1,file="$vars" \
+		-drive if=virtio,format=raw,file="$img" \
+		-serial file:"$log" \
+		-device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+		"$@" >"$OUT/qemu-$name.log" 2>&1
+	VM_RC=$?
+	rm -f "$img" "$vars"
+	AREA_PA=$(tr -d '\r' <"$log" | grep -a -o 'coco-efi: area 0x[0-9a-fA-F]*' | head -n 1 | sed 's/.* //')
+	echo "vm-test: $name guest ran $((SECONDS - t0)) s (QEMU exit $VM_RC)${AREA_PA:+, area at $AREA_PA}"
+}
+
+# report_vm NAME EXPECTED-PAGE [RESULTS]: the guest's own checks (from RESULTS if given,
+# else from the console), its verdict, then the page as it is in the guest's physical
+# memory at AREA_PA (not checked if EXPECTED-PAGE is empty: a boot without an area).
 report_vm() {
-	local phase=$1 expected=$2 log=$OUT/console-$1.log what
+	local name=$1 expected=$2 log=$OUT/console-$1.log what
 	local results=${3:-$log}
 	touch "$log" "$results"
-	tr -d '\r' <"$results" | grep -a -E '^GUEST-(PASS|FAIL) ' | while read -r verdict name; do
-		[ "$verdict" = GUEST-PASS ] && echo "PASS: phase $phase: $name" ||
-			echo "FAIL: phase $phase: $name"
-	done >"$OUT/guest-$phase.results"
-	cat "$OUT/guest-$phase.results"
-	passed=$((passed + $(grep -c '^PASS' "$OUT/guest-$phase.results")))
-	failed=$((failed + $(grep -c '^FAIL' "$OUT/guest-$phase.results")))
+	tr -d '\r' <"$results" | grep -a -E '^GUEST-(PASS|FAIL) ' | while read -r verdict check; do
+		[ "$verdict" = GUEST-PASS ] && echo "PASS: phase $name: $check" ||
+			echo "FAIL: phase $name: $check"
+	done >"$OUT/guest-$name.results"
+	cat "$OUT/guest-$name.results"
+	passed=$((passed + $(grep -c '^PASS' "$OUT/guest-$name.results")))
+	failed=$((failed + $(grep -c '^FAIL' "$OUT/guest-$name.results")))
 
 	case $VM_RC in
 	$PASS_CODE) what="" ;;
@@ -324,25 +445,29 @@ report_vm() {
 	*) what=" (QEMU exit $VM_RC)" ;;
 	esac
 	if [ -z "$what" ]; then
-		pass "phase $phase: guest finished and reported success"
+		pass "phase $name: guest finished and reported success"
 	else
-		fail "phase $phase: guest finished and reported success$what"
+		fail "phase $name: guest finished and reported success$what"
 		echo "---- tail of $log"
 		tail -n 40 "$log" | sed 's/^/  | /'
-		[ -s "$OUT/qemu-$phase.log" ] && sed 's/^/  qemu: /' "$OUT/qemu-$phase.log"
+		[ -s "$OUT/qemu-$name.log" ] && sed 's/^/  qemu: /' "$OUT/qemu-$name.log"
 		echo "----"
 	fi
 
-	if [ -f "$RAM" ]; then
-		dd if="$RAM" of="$OUT/pmem-$phase.bin" bs=4096 skip=$((PHYS / 4096)) count=1 status=none
-		if cmp -s "$OUT/pmem-$phase.bin" "$expected"; then
-			pass "phase $phase: guest physical memory at $PHYS holds exactly the expected page"
+	if [ -z "$expected" ]; then
+		:
+	elif [ -z "$AREA_PA" ] || [ $((AREA_PA % 4096)) != 0 ]; then
+		fail "phase $name: the firmware reported a page-aligned area address (got '$AREA_PA')"
+	elif [ -f "$RAM" ]; then
+		dd if="$RAM" of="$OUT/pmem-$name.bin" bs=4096 skip=$((AREA_PA / 4096)) count=$((SIZE / 4096)) status=none
+		if cmp -s "$OUT/pmem-$name.bin" "$expected"; then
+			pass "phase $name: guest physical memory at $AREA_PA holds exactly the expected page"
 		else
-			fail "phase $phase: guest physical memory at $PHYS holds exactly the expected page"
-			cmp -l "$OUT/pmem-$phase.bin" "$expected" | head -n 10 | sed 's/^/  offset(1-based) got(octal) want(octal): /'
+			fail "phase $name: guest physical memory at $AREA_PA holds exactly the expected page"
+			cmp -l "$OUT/pmem-$name.bin" "$expected" | head -n 10 | sed 's/^/  offset(1-based) got(octal) want(octal): /'
 		fi
 	else
-		fail "phase $phase: guest RAM file readable after power-off"
+		fail "phase $name: guest RAM file readable after power-off"
 	fi
 	rm -f "$RAM"
 }
@@ -359,6 +484,23 @@ removed_entry_wiped() {
 		fail "$what"
 	fi
 }
+# efi_load_line_matches NAME: the shim's load line, as the guest printed it, names the
+# address where the application put the page and the location struct it installed.
+efi_load_line_matches() {
+	local log=$OUT/console-$1.log line app got loc want_loc
+	line=$(tr -d '\r' <"$log" | grep -a '^guest: shim: .* bytes at 0x.* from the EFI configuration table' | head -n 1)
+	app=$(tr -d '\r' <"$log" | grep -a -o 'coco-efi: area .*' | head -n 1)
+	got=$(printf '%s' "$line" | sed -n 's/.* bytes at \(0x[0-9a-f]*\) .*/\1/p')
+	loc=$(printf '%s' "$line" | sed -n 's/.*(location at \(0x[0-9a-f]*\),.*/\1/p')
+	want_loc=$(printf '%s' "$app" | sed -n 's/.*location \(0x[0-9a-fA-F]*\) .*/\1/p')
+	if [ -n "$got" ] && [ -n "$loc" ] && [ -n "$want_loc" ] && [ -n "$AREA_PA" ] &&
+		[ $((got)) = $((AREA_PA)) ] && [ $((loc)) = $((want_loc)) ]; then
+		pass "phase $1: the shim found the area at $AREA_PA through the location at $want_loc, as the firmware published them"
+	else
+		fail "phase $1: the shim found the area where the firmware published it (shim: '${line#guest: shim: }', firmware: '$app')"
+	fi
+}
+
 # Phase 3 boots the default target: multi-user, where the package enabled the service.
 # No interactive first-boot questions; no status lines between the checks' own.
 PHASE3_APPEND="systemd.unit=multi-user.target systemd.firstboot=off systemd.show_status=0"
@@ -424,7 +566,32 @@ for phase in $phases; do
 		report_vm 3 "$OUT/phase3-expected.bin" "$OUT/share-3/guest-3.results"
 		removed_entry_wiped 3
 		;;
-	*) fail "unknown phase '$phase' (phases: 1 2 3)" ;;
+	4)
+		efi_ready || continue
+		# The whole route: no parameters, the daemon on it, the wipe in RAM.
+		if [ -f "$JAR" ] && [ -n "$JAVA" ]; then
+			EFI_APPEND=cocoefi=area run_vm_efi 4 $((T2 + 60)) \
+				-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
+			report_vm 4 "$OUT/initramfs/coco/phase2-expected.bin"
+			removed_entry_wiped 4
+			efi_load_line_matches 4
+		else
+			fail "phase 4: $JAR and a host java exist (build it first: make build)"
+		fi
+		# The refusals: the page stays as the firmware left it.
+		EFI_FLAGS=old-layout EFI_APPEND=cocoefi=old-layout run_vm_efi 4-old-layout "$T4"
+		report_vm 4-old-layout "$OUT/page.bin"
+		EFI_APPEND="cocoefi=noruntime efi=noruntime" run_vm_efi 4-noruntime "$T4"
+		report_vm 4-noruntime "$OUT/page.bin"
+		EFI_FLAGS=area-boot-services EFI_APPEND=cocoefi=area-boot-services \
+			run_vm_efi 4-area-boot-services "$T4"
+		report_vm 4-area-boot-services ""  # Linux has reused that memory
+		EFI_FLAGS=tiny-size EFI_APPEND=cocoefi=tiny-size run_vm_efi 4-tiny-size "$T4"
+		report_vm 4-tiny-size "$OUT/page.bin"
+		EFI_FLAGS=no-entry EFI_APPEND=cocoefi=no-entry run_vm_efi 4-no-entry "$T4"
+		report_vm 4-no-entry ""
+		;;
+	*) fail "unknown phase '$phase' (phases: 1 2 3 4)" ;;
 	esac
 done
 

@@ -9,6 +9,9 @@
  *                                      prints "ret=N" or "err=NAME"
  *   probe seekend FILE                 prints lseek(fd, 0, SEEK_END)
  *   probe mmap FILE LEN                prints "ok" or "err=NAME" for a read-only mmap
+ *   probe finit MODULE PARAMS          one finit_module(2) with PARAMS ("" for none);
+ *                                      prints "ret=0" or "err=NAME" (busybox's insmod
+ *                                      retries a refused load with init_module(2))
  *   probe exit CODE                    writes CODE to QEMU's isa-debug-exit port 0xf4
  */
 #define _GNU_SOURCE
@@ -19,6 +22,7 @@
 #include <string.h>
 #include <sys/io.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static void die(const char *what)
@@ -89,6 +93,12 @@ int main(int argc, char **argv)
 			printf("err=%s\n", strerrorname_np(errno));
 		else
 			printf("ok\n");
+		return 0;
+	}
+	if (!strcmp(cmd, "finit") && argc == 4) {
+		int fd = open_or_die(argv[2], O_RDONLY);
+
+		result(syscall(SYS_finit_module, fd, argv[3], 0));
 		return 0;
 	}
 	if (!strcmp(cmd, "exit") && argc == 3) {
