@@ -4,6 +4,7 @@ package dev.cocosecretfs.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cocosecretfs.fuse.MountTable;
+import dev.cocosecretfs.platform.ExclusiveLock;
 import dev.cocosecretfs.security.CocoDaemon;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,6 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** One daemon per page and one per mount point, however they are started; and a daemon unmounts only its own mount. */
 class OneDaemonIT {
     static final int ROUNDS = 5;
+    /** Daemons started together in each round, each on a page of its own. */
+    static final int AT_ONCE = 4;
 
     @TempDir
     Path tmp;
@@ -50,21 +53,30 @@ class OneDaemonIT {
     }
 
     @Test
-    @DisplayName("two daemons started at once on one mount point: one mounts, the other is refused")
+    @DisplayName("daemons started at once on one mount point: one mounts, the others are refused")
     void oneMountPointPerDaemon() throws Exception {
-        Path other = tmp.resolve("other.bin");
-        Daemons.page(other, 2, 16, 4096);
+        List<Path> pages = new ArrayList<>();
+        for (int i = 0; i < AT_ONCE; i++) {
+            // Empty pages: a mount with no secrets is an empty directory, so libfuse's own check that
+            // the mount point is empty passes on top of another daemon's mount.
+            pages.add(tmp.resolve("page" + i + ".bin"));
+            Daemons.page(pages.get(i), 0, 16, 4096);
+        }
         for (int round = 0; round < ROUNDS; round++) {
             Path mnt = Files.createDirectory(tmp.resolve("mnt" + round)).toRealPath();
-            Path logA = tmp.resolve("a" + round + ".log");
-            Path logB = tmp.resolve("b" + round + ".log");
-            Process a = Daemons.start(page, mnt.toString(), logA);
-            Process b = Daemons.start(other, mnt.toString(), logB);
+            List<Process> daemons = new ArrayList<>();
+            List<Path> logs = new ArrayList<>();
             try {
+                for (int i = 0; i < AT_ONCE; i++) {
+                    logs.add(tmp.resolve("r" + round + "-" + i + ".log"));
+                }
+                for (int i = 0; i < AT_ONCE; i++) {
+                    daemons.add(Daemons.start(pages.get(i), mnt.toString(), logs.get(i)));
+                }
                 long deadline = System.currentTimeMillis() + Daemons.DEADLINE_MS;
-                while (a.isAlive() == b.isAlive() || !Daemons.serving(mnt)) {
-                    if (!a.isAlive() && !b.isAlive()) {
-                        throw new AssertionError("both exited: " + Files.readString(logA) + Files.readString(logB));
+                while (daemons.stream().filter(Process::isAlive).count() != 1 || !Daemons.serving(mnt)) {
+                    if (daemons.stream().noneMatch(Process::isAlive)) {
+                        throw new AssertionError("all exited: " + Files.readString(logs.get(0)));
                     }
                     if (System.currentTimeMillis() > deadline) {
                         throw new AssertionError("round " + round + ": not exactly one daemon left serving ("
@@ -73,21 +85,40 @@ class OneDaemonIT {
                     }
                     Thread.sleep(20);
                 }
-                Process winner = a.isAlive() ? a : b;
-                Process loser = a.isAlive() ? b : a;
-                Path loserLog = loser == a ? logA : logB;
-                Path winnerLog = winner == a ? logA : logB;
-                assertThat(loser.exitValue()).isEqualTo(1);
-                assertThat(Files.readAllLines(loserLog)).singleElement().asString()
-                        .startsWith("coco-secretfs: mount point " + mnt.toRealPath() + " is busy");
+                int winner = -1;
+                for (int i = 0; i < AT_ONCE; i++) {
+                    if (daemons.get(i).isAlive()) {
+                        winner = i;
+                        continue;
+                    }
+                    assertThat(daemons.get(i).exitValue()).isEqualTo(1);
+                    assertThat(Files.readAllLines(logs.get(i))).singleElement().asString()
+                            .startsWith("coco-secretfs: mount point " + mnt + " is busy");
+                }
                 assertThat(MountTable.all().stream().filter(m -> m.mountPoint().equals(mnt))).hasSize(1);
 
-                assertThat(Daemons.stop(winner)).isZero();
-                assertThat(Files.readString(winnerLog)).contains("coco-secretfs: unmounted " + mnt.toRealPath());
+                assertThat(Daemons.stop(daemons.get(winner))).isZero();
+                assertThat(Files.readString(logs.get(winner))).contains("coco-secretfs: unmounted " + mnt);
                 assertThat(MountTable.at(mnt)).isEmpty();
             } finally {
-                Daemons.cleanUp(List.of(a, b), mnt);
+                Daemons.cleanUp(daemons, mnt);
             }
+        }
+    }
+
+    @Test
+    @DisplayName("a mount point another daemon has claimed, and not mounted on yet, is refused")
+    void aClaimedMountPointIsBusy() throws Exception {
+        Path mnt = Files.createDirectory(tmp.resolve("mnt")).toRealPath();
+        // What a daemon holds from its check of the mount point until it exits: the directory's lock.
+        try (ExclusiveLock claim = ExclusiveLock.tryLock(mnt, true).orElseThrow()) {
+            CocoDaemon.Result r = CocoDaemon.run("mount", "--backing", page.toString(), mnt.toString());
+            assertThat(r.exit()).as(r.err()).isEqualTo(1);
+            assertThat(r.errLines()).singleElement().asString().isEqualTo("coco-secretfs: mount point " + mnt
+                    + " is busy: another coco-secretfs daemon is mounting or serving there");
+            assertThat(MountTable.at(mnt)).isEmpty();
+        } finally {
+            Daemons.cleanUp(List.of(), mnt);
         }
     }
 
