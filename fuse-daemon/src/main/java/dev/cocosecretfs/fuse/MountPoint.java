@@ -19,6 +19,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.Optional;
@@ -157,7 +158,7 @@ public final class MountPoint implements Closeable {
                     throw new MountException("mount point " + given + ": too many levels of symbolic links");
                 }
                 Path target = Files.readSymbolicLink(next);
-                List<String> parts = new java.util.ArrayList<>();
+                List<String> parts = new ArrayList<>();
                 for (Path part : target) {
                     parts.add(part.toString());
                 }

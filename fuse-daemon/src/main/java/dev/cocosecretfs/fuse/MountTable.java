@@ -80,11 +80,6 @@ public final class MountTable {
         return Optional.ofNullable(found);
     }
 
-    /** True if something is mounted at {@code path}, topmost or not. */
-    static boolean isMountPoint(List<Mount> mounts, Path path) {
-        return mounts.stream().anyMatch(m -> m.mountPoint().equals(path));
-    }
-
     /** Undoes the kernel's octal escapes of space, tab, newline and backslash. */
     @VisibleForTesting
     static String unescape(String field) {
