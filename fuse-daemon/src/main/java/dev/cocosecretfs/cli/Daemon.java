@@ -3,8 +3,10 @@ package dev.cocosecretfs.cli;
 
 import dev.cocosecretfs.fuse.FuseMount;
 import dev.cocosecretfs.fuse.MountException;
+import dev.cocosecretfs.fuse.MountPoint;
 import dev.cocosecretfs.fuse.Ownership;
 import dev.cocosecretfs.fuse.SecretFs;
+import dev.cocosecretfs.platform.ExclusiveLock;
 import dev.cocosecretfs.platform.Hardening;
 import dev.cocosecretfs.platform.SystemdNotify;
 import dev.cocosecretfs.secrets.SecretDirectory;
@@ -12,22 +14,29 @@ import dev.cocosecretfs.store.BackingStore;
 import dev.cocosecretfs.store.Stores;
 import dev.cocosecretfs.table.TableFormatException;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import sun.misc.Signal;
 
 /** Serves one mount in the foreground until SIGTERM or SIGINT, then unmounts. */
 final class Daemon {
     private static final System.Logger LOG = System.getLogger(Daemon.class.getName());
+    /** Descriptors the daemon needs: the JVM's own, the jar, libfuse's, /dev/fuse, the backing, the locks. */
+    static final long MIN_OPEN_FILES = 32;
+    private static final Path LIMITS = Path.of("/proc/self/limits");
 
     private Daemon() {}
 
     /**
      * Mounts the secrets of {@code backing} at {@code mountPoint} and serves them until a signal asks to
-     * stop or somebody else unmounts. {@code onReady} runs once the mount is live.
+     * stop or somebody else unmounts. {@code onReady} runs once the mount is live. Refuses to serve if
+     * a hardening guard fails, unless {@code allowWeakHardening}.
      */
-    static void serve(Path backing, Path mountPoint, Ownership ownership, boolean allowOther, Runnable onReady)
-            throws CliException {
+    static void serve(Path backing, Path mountPoint, Ownership ownership, boolean allowOther,
+            boolean allowWeakHardening, Runnable onReady) throws CliException {
         CompletableFuture<String> stop = new CompletableFuture<>();
         for (String name : new String[] {"TERM", "INT"}) {
             try {
@@ -36,8 +45,21 @@ final class Daemon {
                 LOG.log(System.Logger.Level.DEBUG, "cannot handle SIG{0}: {1}", name, e.getMessage());
             }
         }
-        Hardening.apply();
-        try (BackingStore store = open(backing)) {
+        requireOpenFiles(openFileLimit());
+        harden(allowWeakHardening);
+        MountPoint point;
+        try {
+            point = MountPoint.claim(mountPoint);
+        } catch (MountException e) {
+            throw new CliException(CliException.EX_FAILURE, e.getMessage());
+        } catch (IOException e) {
+            throw new CliException(CliException.EX_FAILURE, "mount point " + mountPoint + ": " + e.getMessage());
+        }
+        try (point; ExclusiveLock page = lockBacking(backing); BackingStore store = open(backing)) {
+            if (!page.holds(backing)) {
+                throw new CliException(CliException.EX_FAILURE, "backing " + backing + " was replaced while it was"
+                        + " being opened; try again");
+            }
             SecretDirectory directory;
             try {
                 directory = SecretDirectory.open(store);
@@ -49,11 +71,11 @@ final class Daemon {
             SecretFs fs = new SecretFs(directory, ownership);
             FuseMount mount;
             try {
-                mount = FuseMount.mount(fs, mountPoint, allowOther);
+                mount = FuseMount.mount(fs, point, allowOther);
             } catch (MountException e) {
                 throw new CliException(CliException.EX_FAILURE, e.getMessage());
             } catch (IOException e) {
-                throw new CliException(CliException.EX_FAILURE, "mount point " + mountPoint + ": " + e.getMessage());
+                throw new CliException(CliException.EX_FAILURE, "mount point " + point.path() + ": " + e.getMessage());
             }
             LOG.log(System.Logger.Level.INFO, "mounted {0} secrets from {1} at {2}", String.valueOf(directory.size()),
                     store.describe(), mount.mountPoint());
@@ -64,14 +86,77 @@ final class Daemon {
             if (stop.isDone()) {
                 LOG.log(System.Logger.Level.INFO, "{0}: unmounting {1}", stop.join(), mount.mountPoint());
                 SystemdNotify.stopping();
-                mount.unmount();
-                LOG.log(System.Logger.Level.INFO, "unmounted {0}", mount.mountPoint());
+                report(mount.unmount(), mount.mountPoint());
             } else {
                 LOG.log(System.Logger.Level.WARNING, "{0} was unmounted from outside; exiting", mount.mountPoint());
                 mount.unmount();
             }
         } catch (IOException e) {
             LOG.log(System.Logger.Level.WARNING, "closing {0}: {1}", backing, e.getMessage());
+        }
+    }
+
+    private static void report(FuseMount.Unmount outcome, Path where) {
+        switch (outcome) {
+            case UNMOUNTED -> LOG.log(System.Logger.Level.INFO, "unmounted {0}", where);
+            case GONE -> LOG.log(System.Logger.Level.WARNING, "{0} was already unmounted by someone else", where);
+            case COVERED -> LOG.log(System.Logger.Level.WARNING, "did not unmount {0}: another mount covers ours",
+                    where);
+            case FAILED -> LOG.log(System.Logger.Level.WARNING, "could not unmount {0}", where);
+        }
+    }
+
+    /**
+     * Refuses to go on if a hardening guard failed, unless the operator accepts the risk; then each
+     * failure is logged as a warning.
+     */
+    static void harden(boolean allowWeakHardening) throws CliException {
+        List<String> failed = Hardening.apply();
+        if (failed.isEmpty()) {
+            return;
+        }
+        if (!allowWeakHardening) {
+            throw new CliException(CliException.EX_FAILURE, "refusing to serve secrets: " + String.join("; ", failed)
+                    + " (--allow-weak-hardening serves them anyway)");
+        }
+        for (String failure : failed) {
+            LOG.log(System.Logger.Level.WARNING, "{0}; serving anyway (--allow-weak-hardening)", failure);
+        }
+    }
+
+    /** The soft RLIMIT_NOFILE, read without a native call: too few descriptors can stop native libraries loading. */
+    static long openFileLimit() throws CliException {
+        try {
+            for (String line : Files.readAllLines(LIMITS)) {
+                if (line.startsWith("Max open files")) {
+                    String soft = line.substring("Max open files".length()).trim().split("\\s+")[0];
+                    return soft.equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(soft);
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            throw new CliException(CliException.EX_FAILURE, "cannot read the open-file limit from " + LIMITS + ": "
+                    + e.getMessage());
+        }
+        return Long.MAX_VALUE;
+    }
+
+    static void requireOpenFiles(long limit) throws CliException {
+        if (limit < MIN_OPEN_FILES) {
+            throw new CliException(CliException.EX_FAILURE, "the open-file limit (RLIMIT_NOFILE) is " + limit
+                    + "; the daemon needs at least " + MIN_OPEN_FILES + " (ulimit -n, LimitNOFILE=)");
+        }
+    }
+
+    /** One daemon per page: an exclusive lock on the backing, held until the daemon ends. */
+    private static ExclusiveLock lockBacking(Path backing) throws CliException {
+        try {
+            return ExclusiveLock.tryLock(backing, false).orElseThrow(() -> new CliException(CliException.EX_FAILURE,
+                    "backing " + backing + " is already served by another coco-secretfs daemon"));
+        } catch (NoSuchFileException e) {
+            throw Failures.input("backing", backing, new NoSuchFileException(backing.toString(), null,
+                    "no such file or device"));
+        } catch (IOException e) {
+            throw Failures.input("backing", backing, e);
         }
     }
 

@@ -13,6 +13,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -31,6 +32,10 @@ final class DemoCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    @Option(names = "--allow-weak-hardening",
+            description = "Serve even if a hardening guard fails (see mount --help).")
+    boolean allowWeakHardening;
+
     @Parameters(paramLabel = "DIR", arity = "0..1", description = "Where to mount (default: ./coco-demo).")
     Path dir = Path.of("coco-demo");
 
@@ -46,7 +51,7 @@ final class DemoCommand implements Callable<Integer> {
         Ownership self = new Ownership(Native.libc().getuid(), Native.libc().getgid(), 0440);
         PrintWriter out = spec.commandLine().getOut();
         Path mount = dir.toAbsolutePath().normalize();
-        Daemon.serve(page, dir, self, false, () -> {
+        Daemon.serve(page, dir, self, false, allowWeakHardening, () -> {
             out.printf("%nThree secrets from %s are mounted at %s. Try, in another terminal:%n%n", page, mount);
             out.printf("  ls -l %s%n", mount);
             out.printf("  cat %s/%s        # a key bundle%n", mount, KEY_BUNDLE);

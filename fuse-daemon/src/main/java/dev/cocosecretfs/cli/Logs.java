@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.cocosecretfs.cli;
 
-import java.util.logging.ConsoleHandler;
 import java.util.logging.Formatter;
-import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogManager;
 import java.util.logging.LogRecord;
@@ -14,17 +12,34 @@ import java.util.logging.Logger;
  * its syslog priority, {@code <3>} to {@code <7>}, which journald turns into the entry's priority.
  */
 final class Logs {
+    /** How long the last lines may take to reach stderr before the process exits without them. */
+    static final long EXIT_DRAIN_MILLIS = 2000;
+
+    private static volatile LogQueue queue;
+
     private Logs() {}
 
+    /** Sends the log to stderr through a {@link LogQueue}: logging never waits for stderr. */
     static void configure(boolean verbose) {
         LogManager.getLogManager().reset();
         Logger root = Logger.getLogger("");
         Level level = verbose ? Level.FINE : Level.INFO;
-        Handler handler = new ConsoleHandler(); // writes to System.err
+        LogQueue handler = new LogQueue(new LineFormatter(System.getenv("JOURNAL_STREAM") != null));
         handler.setLevel(level);
-        handler.setFormatter(new LineFormatter(System.getenv("JOURNAL_STREAM") != null));
         root.addHandler(handler);
         root.setLevel(level);
+        queue = handler;
+    }
+
+    /**
+     * Waits, for at most {@link #EXIT_DRAIN_MILLIS}, until the lines logged so far are on stderr: before
+     * a last line is written there directly, and before the process exits.
+     */
+    static void drain() {
+        LogQueue q = queue;
+        if (q != null) {
+            q.awaitWritten(EXIT_DRAIN_MILLIS);
+        }
     }
 
     /** One line per record; a stack trace only at debug level. */

@@ -24,7 +24,9 @@ public final class Main implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
-        System.exit(run(args));
+        int code = run(args);
+        Logs.drain();
+        System.exit(code);
     }
 
     /** Runs the command line and returns the exit code. */
@@ -34,14 +36,20 @@ public final class Main implements Runnable {
 
     /** Runs the command line with the given output streams and returns the exit code. */
     static int run(PrintWriter out, PrintWriter err, String... args) {
-        if (args.length > 0 && args[0].equals("mount")) {
-            // The boot path: a plain mount command line skips picocli (see MountCommand.parsePlain).
-            Optional<MountCommand> mount = MountCommand.parsePlain(Arrays.asList(args).subList(1, args.length));
-            if (mount.isPresent()) {
-                return call(mount.get(), err);
+        try {
+            if (args.length > 0 && args[0].equals("mount")) {
+                // The boot path: a plain mount command line skips picocli (see MountCommand.parsePlain).
+                Optional<MountCommand> mount = MountCommand.parsePlain(Arrays.asList(args).subList(1, args.length));
+                if (mount.isPresent()) {
+                    return call(mount.get(), err);
+                }
             }
+            return runPicocli(out, err, args);
+        } catch (Throwable t) {
+            // An Error (a native library that cannot load, no memory left, ...): one line, not a stack trace.
+            fail(err, "internal error: " + t);
+            return CliException.EX_FAILURE;
         }
-        return runPicocli(out, err, args);
     }
 
     /** Runs a command parsed without picocli, with the same handling of its failures. */
@@ -82,6 +90,7 @@ public final class Main implements Runnable {
     }
 
     private static void fail(PrintWriter err, String message) {
+        Logs.drain(); // the log's last lines first
         err.println("coco-secretfs: " + message);
         err.flush();
     }

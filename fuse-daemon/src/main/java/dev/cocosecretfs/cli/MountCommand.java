@@ -43,6 +43,11 @@ final class MountCommand implements Callable<Integer> {
             description = "Let users other than the one mounting in (FUSE's allow_other); modes still apply.")
     boolean allowOther;
 
+    @Option(names = "--allow-weak-hardening",
+            description = "Serve even if a hardening guard fails (no core dumps, not dumpable, freed memory"
+                    + " overwritten): the operator accepts that secrets may then leak from the daemon's memory.")
+    boolean allowWeakHardening;
+
     @Option(names = {"-v", "--verbose"}, description = "Log debugging detail.")
     boolean verbose;
 
@@ -53,7 +58,7 @@ final class MountCommand implements Callable<Integer> {
     public Integer call() throws CliException {
         Logs.configure(verbose);
         Ownership ownership = ownership(uid, gid, mode);
-        Daemon.serve(backing, mountPoint, ownership, allowOther, () -> { });
+        Daemon.serve(backing, mountPoint, ownership, allowOther, allowWeakHardening, () -> { });
         return 0;
     }
 
@@ -62,7 +67,8 @@ final class MountCommand implements Callable<Integer> {
      * picocli's model of the command line takes longer than the rest of start-up together, and its
      * classes (compiled for Java 5) cannot go into the class-data archive. Takes exactly the plain
      * forms ({@code --backing PATH} or {@code --backing=PATH}, the same for {@code --uid}, {@code --gid}
-     * and {@code --mode}; {@code --allow-other}; {@code -v}/{@code --verbose}; {@code --}; one mount
+     * and {@code --mode}; {@code --allow-other}; {@code --allow-weak-hardening}; {@code -v}/{@code
+     * --verbose}; {@code --}; one mount
      * point), each option at most once, uid and gid in decimal. Anything else (help, an unknown,
      * repeated or malformed option, no or a second mount point) gives empty, and then picocli parses
      * the command line and says what is wrong in its usual words. MountCommandTest holds the two
@@ -92,14 +98,14 @@ final class MountCommand implements Callable<Integer> {
                 return Optional.empty();
             }
             switch (key) {
-                case "--allow-other", "--verbose" -> {
+                case "--allow-other", "--allow-weak-hardening", "--verbose" -> {
                     if (eq >= 0) {
                         return Optional.empty();
                     }
-                    if (key.equals("--verbose")) {
-                        command.verbose = true;
-                    } else {
-                        command.allowOther = true;
+                    switch (key) {
+                        case "--verbose" -> command.verbose = true;
+                        case "--allow-other" -> command.allowOther = true;
+                        default -> command.allowWeakHardening = true;
                     }
                 }
                 case "--backing", "--uid", "--gid", "--mode" -> {

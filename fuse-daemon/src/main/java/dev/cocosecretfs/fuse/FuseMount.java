@@ -6,7 +6,6 @@ import static com.google.common.base.Preconditions.checkNotNull;
 import dev.cocosecretfs.platform.LibC;
 import dev.cocosecretfs.platform.Native;
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,32 +23,69 @@ import java.util.concurrent.TimeoutException;
  */
 public final class FuseMount {
     private static final System.Logger LOG = System.getLogger(FuseMount.class.getName());
-    private static final Path DEV_FUSE = Path.of("/dev/fuse");
     private static final long READY_TIMEOUT_SECONDS = 60;
     private static final long EXIT_TIMEOUT_SECONDS = 10;
+    private static final Path FUSE_CONNECTIONS = Path.of("/sys/fs/fuse/connections");
+
+    /** What {@link #unmount()} found and did. */
+    public enum Unmount {
+        /** Our mount was there, on top, and is unmounted. */
+        UNMOUNTED,
+        /** Our mount was already gone: somebody else unmounted it. */
+        GONE,
+        /** Another mount covers ours: nothing was unmounted (ours is cut off and goes when this process ends). */
+        COVERED,
+        /** Our mount is there but could not be unmounted, or could not be told apart from others. */
+        FAILED
+    }
 
     private final SecretFs fs;
+    private final MountPoint point;
+    private final boolean ownsPoint;
     private final Path mountPoint;
     private final FuseLoop workers;
     private final CompletableFuture<Integer> loop;
+    /** Our mount as mountinfo lists it, found right after mounting; empty if it could not be told apart. */
+    private final Optional<MountTable.Mount> ours;
 
-    private FuseMount(SecretFs fs, Path mountPoint, FuseLoop loop) {
+    private FuseMount(SecretFs fs, MountPoint point, boolean ownsPoint, FuseLoop loop) {
         this.fs = fs;
-        this.mountPoint = mountPoint;
+        this.point = point;
+        this.ownsPoint = ownsPoint;
+        this.mountPoint = point.path();
         this.workers = loop;
         this.loop = loop.ended();
+        this.ours = identify(mountPoint);
     }
 
     /**
-     * Mounts {@code fs} at {@code mountPoint} and returns once the mount is live. A dead FUSE mount left
-     * there by a killed daemon is lazily unmounted first.
-     *
-     * @throws MountException if the mount point is missing, not a directory, not empty or already in
-     *     use, or the mount fails
+     * Claims {@code mountPoint} (see {@link MountPoint#claim}) and mounts {@code fs} there; the claim is
+     * let go by {@link #unmount()}.
      */
     public static FuseMount mount(SecretFs fs, Path mountPoint, boolean allowOther) throws IOException {
+        MountPoint point = MountPoint.claim(mountPoint);
+        try {
+            return mount(fs, point, true, allowOther);
+        } catch (IOException | RuntimeException e) {
+            point.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Mounts {@code fs} at a claimed mount point and returns once the mount is live. The caller keeps
+     * the claim and lets it go after {@link #unmount()}.
+     *
+     * @throws MountException if the mount fails
+     */
+    public static FuseMount mount(SecretFs fs, MountPoint point, boolean allowOther) throws IOException {
+        return mount(fs, point, false, allowOther);
+    }
+
+    private static FuseMount mount(SecretFs fs, MountPoint point, boolean ownsPoint, boolean allowOther)
+            throws IOException {
         checkNotNull(fs, "fs");
-        Path where = prepare(mountPoint);
+        Path where = point.path();
         List<String> options = new ArrayList<>(List.of(
                 "-o", "direct_io", // no page cache: a secret's bytes stay out of kernel memory
                 "-o", "default_permissions", // the kernel enforces the files' modes
@@ -61,9 +97,31 @@ public final class FuseMount {
             options.add("-o");
             options.add("allow_other");
         }
-        FuseMount mount = new FuseMount(fs, where, FuseLoop.start(fs.operations(), where, options));
+        FuseMount mount = new FuseMount(fs, point, ownsPoint, FuseLoop.start(fs.operations(), where, options));
         mount.awaitReady();
         return mount;
+    }
+
+    /**
+     * Our mount in mountinfo: libfuse's mount(2) (or fusermount) has returned, so it is listed. Nobody
+     * else can mount a coco-secretfs there while we hold the claim; a foreign mount made on top in
+     * the meantime is passed over.
+     */
+    private static Optional<MountTable.Mount> identify(Path where) {
+        List<MountTable.Mount> here;
+        try {
+            here = MountTable.all().stream()
+                    .filter(m -> m.mountPoint().equals(where) && m.type().equals("fuse." + SecretFs.FS_NAME))
+                    .toList();
+        } catch (IOException e) {
+            here = List.of();
+        }
+        if (here.isEmpty()) {
+            LOG.log(System.Logger.Level.WARNING, "cannot find our mount at {0} in mountinfo: it will not be"
+                    + " unmounted on exit", where);
+            return Optional.empty();
+        }
+        return Optional.of(here.get(here.size() - 1));
     }
 
     private void awaitReady() throws IOException {
@@ -104,80 +162,82 @@ public final class FuseMount {
     }
 
     /**
-     * Unmounts and waits for libfuse's loop to end. If the mount is busy (a file open in it, a
-     * process's working directory inside it), the loop is ended anyway: libfuse then detaches the
-     * mount lazily and closes the connection, so what was still open there gets {@code ENOTCONN}.
+     * Unmounts our mount, if it is still ours to unmount, and waits for libfuse's loop to end. Only
+     * the mount this daemon made is touched, found by its mount id: never whatever else is now at the
+     * same path. If the mount is busy (a file open in it, a process's working directory inside it),
+     * the loop is ended anyway: libfuse then detaches the mount lazily and closes the connection, so
+     * what was still open there gets {@code ENOTCONN}.
      */
-    public void unmount() {
-        if (!loop.isDone() && !detach(mountPoint, false)) {
-            LOG.log(System.Logger.Level.INFO, "{0} is busy (a file open or a working directory in it): ending"
-                    + " the mount anyway; what is still open there gets ENOTCONN", mountPoint);
-            workers.stop();
+    public Unmount unmount() {
+        Unmount outcome = Unmount.GONE;
+        if (!loop.isDone()) {
+            outcome = detachOurs();
         }
         try {
             loop.get(EXIT_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            if (ownsPoint) {
+                point.close();
+            }
         } catch (TimeoutException e) {
-            detach(mountPoint, true);
+            if (outcome == Unmount.UNMOUNTED) {
+                detach(mountPoint, true);
+            }
             LOG.log(System.Logger.Level.WARNING, "the FUSE loop at {0} did not end within {1} s (a request is"
-                    + " still being answered); detached the mount and exiting anyway", mountPoint,
-                    String.valueOf(EXIT_TIMEOUT_SECONDS));
+                    + " still being answered); exiting anyway", mountPoint, String.valueOf(EXIT_TIMEOUT_SECONDS));
         } catch (ExecutionException e) {
             LOG.log(System.Logger.Level.DEBUG, "the FUSE loop ended with an error", e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        return outcome;
     }
 
-    /**
-     * Checks the mount point and clears a dead FUSE mount from it.
-     *
-     * @return the mount point, absolute with its parent resolved
-     */
-    static Path prepare(Path mountPoint) throws IOException {
-        if (!Files.exists(DEV_FUSE)) {
-            throw new MountException(DEV_FUSE + " is missing: load the fuse module (modprobe fuse)");
+    private Unmount detachOurs() {
+        if (ours.isEmpty()) {
+            return Unmount.FAILED;
         }
-        Path absolute = mountPoint.toAbsolutePath().normalize();
-        Path parent = absolute.getParent();
-        Path where = parent == null ? absolute
-                : (Files.isDirectory(parent) ? parent.toRealPath() : parent).resolve(absolute.getFileName());
-        Optional<MountTable.Mount> existing = MountTable.at(where);
-        if (existing.isPresent()) {
-            if (!isDead(where)) {
-                throw new MountException("mount point " + where + " is busy: a " + existing.get().type()
-                        + " filesystem is mounted there");
+        MountTable.Mount mine = ours.get();
+        List<MountTable.Mount> mounts;
+        try {
+            mounts = MountTable.all();
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot read mountinfo: {0}; not unmounting {1}", e.getMessage(),
+                    mountPoint);
+            return Unmount.FAILED;
+        }
+        Optional<MountTable.Mount> top = MountTable.top(mounts, mountPoint);
+        if (top.isPresent() && top.get().id() == mine.id()) {
+            if (!detach(mountPoint, false)) {
+                LOG.log(System.Logger.Level.INFO, "{0} is busy (a file open or a working directory in it): ending"
+                        + " the mount anyway; what is still open there gets ENOTCONN", mountPoint);
+                workers.stop();
             }
-            LOG.log(System.Logger.Level.WARNING, "{0} holds a dead FUSE mount ({1}) left by a killed daemon;"
-                    + " unmounting it", where, existing.get().type());
-            if (!detach(where, true)) {
-                throw new MountException("mount point " + where + " holds a dead FUSE mount that could not be"
-                        + " unmounted");
-            }
+            return Unmount.UNMOUNTED;
         }
-        if (!Files.exists(where)) {
-            throw new MountException("mount point " + where + " does not exist");
+        if (mounts.stream().noneMatch(m -> m.id() == mine.id())) {
+            return Unmount.GONE;
         }
-        if (!Files.isDirectory(where)) {
-            throw new MountException("mount point " + where + " is not a directory");
-        }
-        try (DirectoryStream<Path> entries = Files.newDirectoryStream(where)) {
-            if (entries.iterator().hasNext()) {
-                throw new MountException("mount point " + where + " is not empty");
-            }
-        }
-        return where;
+        // Covered: an unmount by path would take the other mount. End our connection instead, so
+        // that the loop ends now; our mount stays, dead, under the other one.
+        LOG.log(System.Logger.Level.WARNING, "another mount ({0}) covers ours at {1}: leaving both in place",
+                top.map(MountTable.Mount::type).orElse("?"), mountPoint);
+        abort(mine);
+        return Unmount.COVERED;
     }
 
-    /**
-     * True if the FUSE mount at {@code where} has lost its daemon. statfs always asks the daemon,
-     * where stat or access may be answered from attributes the kernel still caches.
-     */
-    private static boolean isDead(Path where) {
-        return Native.libc().statfs(where.toString(), new byte[256]) != 0 && Native.errno() == LibC.ENOTCONN;
+    /** Aborts our FUSE connection through fusectl (root only): every request on it fails from then on. */
+    private static void abort(MountTable.Mount mine) {
+        String minor = mine.device().substring(mine.device().indexOf(':') + 1);
+        Path control = FUSE_CONNECTIONS.resolve(minor).resolve("abort");
+        try {
+            Files.writeString(control, "1");
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "cannot abort the FUSE connection {0}: {1}", minor, e.getMessage());
+        }
     }
 
     /** Unmounts, lazily if asked; as root through umount2, otherwise through fusermount. */
-    private static boolean detach(Path where, boolean lazy) {
+    static boolean detach(Path where, boolean lazy) {
         LibC libc = Native.libc();
         if (libc.geteuid() == 0) {
             if (libc.umount2(where.toString(), lazy ? LibC.MNT_DETACH : 0) == 0) {

@@ -6,36 +6,75 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /** Reads /proc/self/mountinfo: what is mounted where. */
 public final class MountTable {
     private static final Path MOUNTINFO = Path.of("/proc/self/mountinfo");
 
-    /** One mount: where and of what type ({@code fuse.coco-secretfs} for ours). */
-    public record Mount(Path mountPoint, String type) {}
+    /**
+     * One line of mountinfo: the mount's id, its parent's id, its device ({@code major:minor}; a FUSE
+     * mount's minor is its connection number under /sys/fs/fuse/connections), where it is and of what
+     * type ({@code fuse.coco-secretfs} for ours).
+     */
+    public record Mount(long id, long parentId, String device, Path mountPoint, String type) {}
 
     private MountTable() {}
 
     /** The topmost mount at exactly {@code mountPoint} (an absolute, resolved path), if any. */
     public static Optional<Mount> at(Path mountPoint) throws IOException {
-        return find(Files.readAllLines(MOUNTINFO, StandardCharsets.UTF_8), mountPoint);
+        return top(all(), mountPoint);
+    }
+
+    /** Every mount of this process's mount namespace, in the kernel's order. */
+    public static List<Mount> all() throws IOException {
+        return parse(Files.readAllLines(MOUNTINFO, StandardCharsets.UTF_8));
+    }
+
+    /** The mount with this id, if it is still mounted. */
+    public static Optional<Mount> byId(long id) throws IOException {
+        return all().stream().filter(m -> m.id() == id).findFirst();
     }
 
     @VisibleForTesting
-    static Optional<Mount> find(List<String> lines, Path mountPoint) {
-        Mount found = null;
+    static List<Mount> parse(List<String> lines) {
+        List<Mount> mounts = new ArrayList<>();
         for (String line : lines) {
             // id parent major:minor root mount-point options [optional...] - type source super-options
             String[] fields = line.split(" ");
             int dash = List.of(fields).indexOf("-");
-            if (fields.length < 5 || dash < 0 || dash + 1 >= fields.length) {
+            if (fields.length < 5 || dash < 5 || dash + 1 >= fields.length) {
                 continue;
             }
-            Path point = Path.of(unescape(fields[4]));
-            if (point.equals(mountPoint)) {
-                found = new Mount(point, unescape(fields[dash + 1]));
+            try {
+                mounts.add(new Mount(Long.parseLong(fields[0]), Long.parseLong(fields[1]), fields[2],
+                        Path.of(unescape(fields[4])), unescape(fields[dash + 1])));
+            } catch (NumberFormatException e) {
+                // not a mountinfo line
+            }
+        }
+        return mounts;
+    }
+
+    /**
+     * The mount at {@code mountPoint} that nothing else at the same place is mounted on: the one a
+     * path lookup reaches.
+     */
+    @VisibleForTesting
+    static Optional<Mount> top(List<Mount> mounts, Path mountPoint) {
+        List<Mount> here = mounts.stream().filter(m -> m.mountPoint().equals(mountPoint)).toList();
+        Set<Long> covered = new HashSet<>();
+        for (Mount m : here) {
+            covered.add(m.parentId());
+        }
+        Mount found = null;
+        for (Mount m : here) {
+            if (!covered.contains(m.id())) {
+                found = m; // the last uncovered one: the kernel lists a mount after the one it covers
             }
         }
         return Optional.ofNullable(found);

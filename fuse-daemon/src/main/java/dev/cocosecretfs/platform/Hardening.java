@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.cocosecretfs.platform;
 
+import java.util.ArrayList;
+import java.util.List;
 import jnr.ffi.Pointer;
 
 /**
@@ -14,8 +16,6 @@ import jnr.ffi.Pointer;
  * default RLIMIT_MEMLOCK of non-root users.
  */
 public final class Hardening {
-    private static final System.Logger LOG = System.getLogger(Hardening.class.getName());
-
     private static final int PR_SET_DUMPABLE = 4;
     private static final int RLIMIT_CORE = 4;
     /** glibc's mallopt parameter that fills freed chunks with a byte. */
@@ -29,23 +29,87 @@ public final class Hardening {
 
     private Hardening() {}
 
-    /** Applies every setting; one that fails is logged and the rest still applied. */
-    public static void apply() {
-        LibC libc = Native.libc();
-        if (libc.setrlimit(RLIMIT_CORE, new long[] {0, 0}) != 0) {
-            warn("setrlimit(RLIMIT_CORE, 0)");
+    /**
+     * The four guards, each reporting whether it took: the process's own calls in production, a fake in
+     * tests (a guard that fails cannot be provoked on demand on every machine).
+     */
+    public interface Guards {
+        /** setrlimit(RLIMIT_CORE, {0, 0}): 0, or -1 with errno set. */
+        int noCoreDumps();
+
+        /** prctl(PR_SET_DUMPABLE, 0): 0, or -1 with errno set. */
+        int notDumpable();
+
+        /** mallopt(M_PERTURB, ...): 1 on success, 0 on failure (glibc sets no errno). */
+        int perturbFreedMemory();
+
+        /** {@link Hardening#freedRepliesAreOverwritten()}. */
+        boolean freedRepliesAreOverwritten();
+
+        /** The text for the errno the last failed call left. */
+        String lastError();
+    }
+
+    /** The guards as this process applies them. */
+    public static final Guards PROCESS = new Guards() {
+        @Override
+        public int noCoreDumps() {
+            return Native.libc().setrlimit(RLIMIT_CORE, new long[] {0, 0});
         }
-        if (libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-            warn("prctl(PR_SET_DUMPABLE, 0)");
+
+        @Override
+        public int notDumpable() {
+            return Native.libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         }
-        // glibc perturbs with (value & 0xff); 0 would mean "off", so ask for 0x100, which fills with 0x00.
-        if (libc.mallopt(M_PERTURB, 0x100 | PERTURB_BYTE) != 1) {
-            warn("mallopt(M_PERTURB)");
+
+        @Override
+        public int perturbFreedMemory() {
+            // glibc perturbs with (value & 0xff); 0 would mean "off", so ask for 0x100, which fills with 0x00.
+            return Native.libc().mallopt(M_PERTURB, 0x100 | PERTURB_BYTE);
         }
-        if (!freedRepliesAreOverwritten()) {
-            LOG.log(System.Logger.Level.WARNING, "this C library does not overwrite freed memory: secrets read"
-                    + " through the mount may stay in this process''s memory after the read");
+
+        @Override
+        public boolean freedRepliesAreOverwritten() {
+            return Hardening.freedRepliesAreOverwritten();
         }
+
+        @Override
+        public String lastError() {
+            return Native.describe(Native.errno());
+        }
+    };
+
+    /** {@link #apply(Guards)} for this process. */
+    public static List<String> apply() {
+        return apply(PROCESS);
+    }
+
+    /**
+     * Applies every guard, in order, and says which failed. A failure does not stop the others: the
+     * caller decides whether a process that lacks one may serve secrets (the daemon refuses unless told
+     * {@code --allow-weak-hardening}).
+     *
+     * @return one line per guard that failed, naming it and what it leaves open; empty if all took
+     */
+    public static List<String> apply(Guards guards) {
+        List<String> failed = new ArrayList<>();
+        if (guards.noCoreDumps() != 0) {
+            failed.add("setrlimit(RLIMIT_CORE, 0) failed (" + guards.lastError() + "): a crash could write secrets"
+                    + " to a core file");
+        }
+        if (guards.notDumpable() != 0) {
+            failed.add("prctl(PR_SET_DUMPABLE, 0) failed (" + guards.lastError() + "): processes of the same user"
+                    + " could read this one's memory");
+        }
+        if (guards.perturbFreedMemory() != 1) {
+            failed.add("mallopt(M_PERTURB) failed: freed memory is not overwritten");
+        }
+        if (!guards.freedRepliesAreOverwritten()) {
+            failed.add("this C library does not overwrite freed reply buffers (is glibc's tcache enabled for"
+                    + " them, or another malloc preloaded?): secrets read through the mount could stay in this"
+                    + " process's memory");
+        }
+        return List.copyOf(failed);
     }
 
     /**
@@ -74,9 +138,5 @@ public final class Hardening {
         } finally {
             ReplyMemory.free(second);
         }
-    }
-
-    private static void warn(String call) {
-        LOG.log(System.Logger.Level.WARNING, "{0} failed: {1}", call, Native.describe(Native.errno()));
     }
 }

@@ -20,10 +20,23 @@ public interface LibC {
     int SEEK_END = 2;
     int MNT_DETACH = 2;
     int ENOTCONN = 107;
+    int O_NONBLOCK = 04000;
+    int O_DIRECTORY = 0200000;
+    int LOCK_EX = 2;
+    int LOCK_NB = 4;
+    int EWOULDBLOCK = 11;
+    int EINTR = 4;
+    int ENOENT = 2;
+    int EACCES = 13;
+    int ENOTDIR = 20;
+    int EMFILE = 24;
 
     int open(String path, int flags);
 
     int close(int fd);
+
+    /** An advisory whole-file lock on an open file description; released when its last descriptor closes. */
+    int flock(int fd, int operation);
 
     /** Reads straight into native memory: the path secrets take. */
     @ssize_t long pread(int fd, Pointer buf, @size_t long count, @off_t long offset);

@@ -23,6 +23,7 @@ class MountCommandTest {
             "/run/coco", "mnt", "page.bin", "--backing", "--backing=/dev/coco_secret", "--backing=",
             "--uid", "--uid=1000", "--uid=-1", "--gid", "--gid=010", "1000", "010", "x", "-5", "",
             "--mode", "--mode=0400", "0440", "--allow-other", "--allow-other=true", "-v", "--verbose",
+            "--allow-weak-hardening", "--allow-weak-hardening=true", "--allow-weak",
             "-vv", "--", "-h", "--help", "--version", "--backin", "--unknown", "-x");
 
     @Property(tries = 3000)
@@ -51,17 +52,19 @@ class MountCommandTest {
         assertThat(plain.get().allowOther).isTrue();
         assertThat(plain.get().mountPoint).isEqualTo(Path.of("/run/coco"));
         assertThat(plain.get().backing).isEqualTo(Path.of("/dev/coco_secret"));
+        assertThat(plain.get().allowWeakHardening).as("hardening is required unless asked").isFalse();
     }
 
     @Example
     void everyOptionInBothForms() {
-        List<String> args = List.of("--backing", "p.bin", "--uid=1000", "--gid", "1001", "--mode=0400", "-v", "--",
-                "-dir");
+        List<String> args = List.of("--backing", "p.bin", "--uid=1000", "--gid", "1001", "--mode=0400", "-v",
+                "--allow-weak-hardening", "--", "-dir");
         MountCommand plain = MountCommand.parsePlain(args).orElseThrow();
         MountCommand expected = new MountCommand();
         new CommandLine(expected).parseArgs(args.toArray(new String[0]));
         assertSame(plain, expected);
         assertThat(plain.uid).isEqualTo(1000);
+        assertThat(plain.allowWeakHardening).isTrue();
         assertThat(plain.mountPoint).isEqualTo(Path.of("-dir"));
     }
 
@@ -80,6 +83,7 @@ class MountCommandTest {
         assertThat(actual.gid).isEqualTo(expected.gid);
         assertThat(actual.mode).isEqualTo(expected.mode);
         assertThat(actual.allowOther).isEqualTo(expected.allowOther);
+        assertThat(actual.allowWeakHardening).isEqualTo(expected.allowWeakHardening);
         assertThat(actual.verbose).isEqualTo(expected.verbose);
         assertThat(actual.mountPoint).isEqualTo(expected.mountPoint);
     }

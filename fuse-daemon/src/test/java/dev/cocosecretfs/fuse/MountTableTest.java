@@ -16,19 +16,33 @@ class MountTableTest {
 
     @Test
     void findsTheTopmostMountAtAPath() {
-        assertThat(MountTable.find(LINES, Path.of("/run/coco")))
-                .hasValue(new MountTable.Mount(Path.of("/run/coco"), "fuse.other"));
+        assertThat(MountTable.top(MountTable.parse(LINES), Path.of("/run/coco")))
+                .hasValue(new MountTable.Mount(42, 40, "0:37", Path.of("/run/coco"), "fuse.other"));
+    }
+
+    @Test
+    void theTopIsTheMountNothingCoversWhateverTheOrderOfLines() {
+        List<String> reordered = List.of(LINES.get(3), LINES.get(0), LINES.get(1));
+        assertThat(MountTable.top(MountTable.parse(reordered), Path.of("/run/coco")).map(MountTable.Mount::id))
+                .hasValue(42L);
+        assertThat(MountTable.top(MountTable.parse(LINES.subList(0, 2)), Path.of("/run/coco"))
+                .map(MountTable.Mount::type)).hasValue("fuse.coco-secretfs");
     }
 
     @Test
     void unescapesOctal() {
-        assertThat(MountTable.find(LINES, Path.of("/tmp/with space"))).isPresent();
+        assertThat(MountTable.top(MountTable.parse(LINES), Path.of("/tmp/with space"))).isPresent();
         assertThat(MountTable.unescape("a\\134b\\011c")).isEqualTo("a\\b\tc");
         assertThat(MountTable.unescape("trailing\\04")).isEqualTo("trailing\\04");
     }
 
     @Test
-    void nothingMountedIsEmpty() {
-        assertThat(MountTable.find(LINES, Path.of("/run/other"))).isEmpty();
+    void nothingMountedThere() {
+        assertThat(MountTable.top(MountTable.parse(LINES), Path.of("/run/other"))).isEmpty();
+    }
+
+    @Test
+    void linesThatAreNotMountinfoAreSkipped() {
+        assertThat(MountTable.parse(List.of("", "x y z", "a b 0:1 / /m rw - tmpfs t rw"))).isEmpty();
     }
 }

@@ -109,6 +109,19 @@ class BadInputIT {
     }
 
     @Test
+    @DisplayName("mount: too few file descriptors allowed (prlimit --nofile=8)")
+    void tooFewOpenFiles() throws Exception {
+        byte[] before = Files.readAllBytes(page);
+        CocoDaemon.Result r = CocoDaemon.runUnder(List.of("prlimit", "--nofile=8"), "mount", "--backing",
+                page.toString(), mnt.toString());
+        assertThat(r.exit()).as(r.err()).isEqualTo(1);
+        assertThat(r.errLines()).singleElement().asString().isEqualTo("coco-secretfs: the open-file limit"
+                + " (RLIMIT_NOFILE) is 8; the daemon needs at least 32 (ulimit -n, LimitNOFILE=)");
+        assertThat(MountTable.at(mnt.toRealPath())).isEmpty();
+        assertThat(Files.readAllBytes(page)).isEqualTo(before);
+    }
+
+    @Test
     @DisplayName("pack: secrets that do not fit")
     void packTooBig() throws Exception {
         byte[] before = Files.readAllBytes(page);

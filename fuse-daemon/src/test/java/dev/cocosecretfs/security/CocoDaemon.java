@@ -105,10 +105,15 @@ public final class CocoDaemon implements AutoCloseable {
 
     /** Runs a command that ends by itself (pack, inspect). */
     public static Result run(String... args) throws IOException, InterruptedException {
+        return runUnder(List.of(), args);
+    }
+
+    /** {@link #run} under a command such as prlimit; empty for none. */
+    public static Result runUnder(List<String> prefix, String... args) throws IOException, InterruptedException {
         Path out = Files.createTempFile("coco-out", ".txt");
         Path err = Files.createTempFile("coco-err", ".txt");
         try {
-            Process p = builder(Start.QUICK, jar(), List.of(), List.of(args)).redirectOutput(out.toFile())
+            Process p = builder(Start.QUICK, jar(), prefix, List.of(args)).redirectOutput(out.toFile())
                     .redirectError(err.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                     .start();
             if (!p.waitFor(DEADLINE_MS, TimeUnit.MILLISECONDS)) {
