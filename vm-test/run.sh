@@ -12,11 +12,14 @@
 #            (host root over 9p, read-only) with its default backing /dev/coco_secret;
 #            ls, cat, rm on the FUSE mount; SIGTERM.
 #   phase 3  systemd as PID 1: the host's root (9p, read-only) under a tmpfs overlay,
-#            the .deb installed there (dpkg -i, postinst included), the shim in
-#            /lib/modules/KVER/updates; then switch_root to systemd, which mounts
-#            /run/coco at boot. Checks (guest/systemd-checks): the mount as PID 1 sees
-#            it, readiness, the journal's priorities, rm, stop, start with the shim
-#            unloaded, SIGKILL and the automatic restart. Needs `make deb` first.
+#            the .deb installed there as an operator would (dpkg -i, its Depends met by
+#            the host's root; postinst has DKMS build the shim); then switch_root to
+#            systemd, which mounts /run/coco at boot. Checks (guest/systemd-checks): the
+#            mount as PID 1 sees it, readiness, the journal's priorities, rm, stop, start
+#            with the shim unloaded, SIGKILL and the automatic restart; then the package's
+#            life with a reader looping over the secrets: upgrade to a higher version while
+#            the service runs, a JDK upgrade (the trigger), dpkg -r, dpkg -P, and a fresh
+#            install. Needs `make deb deb-upgrade` first.
 # After each guest powers off, the host reads the page from the guest's RAM (a
 # memory-backend-file) and compares it byte for byte with what must be there.
 #
@@ -24,10 +27,11 @@
 # if anything failed. Artefacts and console logs are in vm-test/out/.
 #
 # Environment: KVER (default: the newest /lib/modules/*/build with a /boot/vmlinuz),
-# VM_SMP (2), VM_TIMEOUT1 (60 s), VM_TIMEOUT2 (150 s), VM_TIMEOUT3 (360 s), VM_JAVA_OPTS
+# VM_SMP (2), VM_TIMEOUT1 (60 s), VM_TIMEOUT2 (150 s), VM_TIMEOUT3 (1200 s), VM_JAVA_OPTS
 # (-Xint: options for the guest's JVM, see below), VM_START_TIMEOUT (120 s: the service's
 # TimeoutStartSec in phase 3), VM_APPEND (extra kernel parameters, e.g. loglevel=7),
-# VM_DEB (the package; default: the newest target/coco-secretfs_*_amd64.deb).
+# VM_DEB (the package; default: the newest target/coco-secretfs_*_amd64.deb), VM_DEB_UPGRADE
+# (the one phase 3 upgrades to; default: the newest target/upgrade/coco-secretfs_*_amd64.deb).
 
 set -u
 set -o pipefail
@@ -41,7 +45,7 @@ SIZE=4096
 SMP=${VM_SMP:-2}
 T1=${VM_TIMEOUT1:-60}
 T2=${VM_TIMEOUT2:-150}
-T3=${VM_TIMEOUT3:-900}
+T3=${VM_TIMEOUT3:-1200}
 # The shipped unit allows 30 s to start, enough on hardware; an interpreted JVM under
 # TCG on a busy host can take longer than that (phase 2 mounted after 10-30 s).
 START_TIMEOUT=${VM_START_TIMEOUT:-120s}
