@@ -56,7 +56,7 @@ for group in "$@"; do
 		want dpkg-dev command -v dpkg-deb
 		# The guest's root is this machine's: what the package depends on must be installed
 		# here for phase 3's dpkg -i (no --force-depends) and its DKMS build of the shim.
-		want dkms command -v dkms
+		want dkms installed dkms
 		want fuse command -v fusermount
 		want libfuse2 sh -c 'ldconfig -p | grep -q "libfuse.so.2 "'
 		want openjdk-17-jre-headless installed openjdk-17-jre-headless
