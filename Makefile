@@ -15,7 +15,8 @@ MODULESLOADDIR ?= /usr/lib/modules-load.d
 SHAREDIR = $(PREFIX)/share/coco-secretfs
 SHIM_SOURCES = kernel-shim/coco_secret_shim.c kernel-shim/Kbuild kernel-shim/Makefile kernel-shim/dkms.conf
 
-.PHONY: all deps build demo check java-check unit-check vm-check bench install deb clean
+.PHONY: all deps build demo check java-check unit-check vm-check bench install install-files deb deb-upgrade \
+	deb-files clean
 
 all: build
 
@@ -34,7 +35,7 @@ java-check: deps
 	./mvnw -B -ntp verify
 
 # The kernel shim and the daemon on it, in a QEMU guest (TCG).
-vm-check: build deb
+vm-check: build deb deb-upgrade
 	@sh $(DEPS) build fuse vm
 	bash vm-test/run.sh
 
@@ -51,6 +52,9 @@ bench: build
 
 # Installs the jar, its launcher, the systemd unit and the shim's source for DKMS.
 install: build
+	$(MAKE) --no-print-directory install-files
+
+install-files:
 	install -d $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMDUNITDIR) \
 		$(DESTDIR)$(MODULESLOADDIR) $(DESTDIR)$(PREFIX)/src/coco-secret-shim-$(VERSION) \
 		$(DESTDIR)$(PREFIX)/share/doc/coco-secretfs
@@ -72,13 +76,23 @@ install: build
 # A Debian package of the same; installing it enables and starts the service.
 deb: build
 	@sh $(DEPS) deb
-	rm -rf target/deb && mkdir -p target/deb/root/DEBIAN
-	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/target/deb/root PREFIX=/usr
-	sed 's/@VERSION@/$(VERSION)/' packaging/debian/control > target/deb/root/DEBIAN/control
+	$(MAKE) --no-print-directory deb-files
+
+# The same package at a higher version, in target/upgrade/: what vm-test upgrades to.
+deb-upgrade: build
+	@sh $(DEPS) deb
+	$(MAKE) --no-print-directory deb-files VERSION=$(VERSION)+1 DEBDIR=target/upgrade
+
+DEBDIR ?= target
+deb-files:
+	rm -rf $(DEBDIR)/deb && mkdir -p $(DEBDIR)/deb/root/DEBIAN
+	$(MAKE) --no-print-directory install-files DESTDIR=$(CURDIR)/$(DEBDIR)/deb/root PREFIX=/usr
+	sed 's/@VERSION@/$(VERSION)/' packaging/debian/control > $(DEBDIR)/deb/root/DEBIAN/control
 	for f in postinst prerm postrm; do \
-		sed 's/@VERSION@/$(VERSION)/' packaging/debian/$$f > target/deb/root/DEBIAN/$$f; \
-		chmod 0755 target/deb/root/DEBIAN/$$f; done
-	dpkg-deb --root-owner-group --build target/deb/root target/coco-secretfs_$(VERSION)_amd64.deb
+		sed 's/@VERSION@/$(VERSION)/' packaging/debian/$$f > $(DEBDIR)/deb/root/DEBIAN/$$f; \
+		chmod 0755 $(DEBDIR)/deb/root/DEBIAN/$$f; done
+	install -m 0644 packaging/debian/triggers $(DEBDIR)/deb/root/DEBIAN/triggers
+	dpkg-deb --root-owner-group --build $(DEBDIR)/deb/root $(DEBDIR)/coco-secretfs_$(VERSION)_amd64.deb
 
 clean:
 	$(MVN) clean

@@ -19,6 +19,9 @@ has_java17() {
 	v=$(javac -version 2>&1 | sed -n 's/^javac \([0-9][0-9]*\).*/\1/p')
 	[ "${v:-0}" -ge 17 ]
 }
+installed() { # installed PACKAGE: dpkg has it configured
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'
+}
 kernel_pkgs_present() {
 	ls /boot/vmlinuz-*-amd64 >/dev/null 2>&1 &&
 		ls -d /lib/modules/*-amd64/build >/dev/null 2>&1
@@ -37,12 +40,12 @@ for group in "$@"; do
 		want util-linux command -v setpriv
 		;;
 	container)
-		want busybox-static sh -c 'dpkg-query -W -f="${Status}" busybox-static | grep -q "ok installed"'
+		want busybox-static installed busybox-static
 		want util-linux command -v unshare
 		;;
 	vm)
 		want qemu-system-x86 command -v qemu-system-x86_64
-		want busybox-static sh -c 'dpkg-query -W -f="${Status}" busybox-static | grep -q "ok installed"'
+		want busybox-static installed busybox-static
 		want build-essential command -v gcc
 		want sparse command -v sparse
 		want cpio command -v cpio
@@ -57,6 +60,12 @@ for group in "$@"; do
 		want binutils command -v objcopy
 		want dosfstools sh -c 'PATH=$PATH:/usr/sbin:/sbin command -v mkfs.vfat'
 		want mtools command -v mcopy
+		# The guest's root is this machine's: what the package depends on must be installed
+		# here for phase 3's dpkg -i (no --force-depends) and its DKMS build of the shim.
+		want dkms installed dkms
+		want fuse command -v fusermount
+		want libfuse2 sh -c 'ldconfig -p | grep -q "libfuse.so.2 "'
+		want openjdk-17-jre-headless installed openjdk-17-jre-headless
 		;;
 	bench)
 		want build-essential command -v gcc

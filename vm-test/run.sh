@@ -12,11 +12,14 @@
 #            (host root over 9p, read-only) with its default backing /dev/coco_secret;
 #            ls, cat, rm on the FUSE mount; SIGTERM.
 #   phase 3  systemd as PID 1: the host's root (9p, read-only) under a tmpfs overlay,
-#            the .deb installed there (dpkg -i, postinst included), the shim in
-#            /lib/modules/KVER/updates; then switch_root to systemd, which mounts
-#            /run/coco at boot. Checks (guest/systemd-checks): the mount as PID 1 sees
-#            it, readiness, the journal's priorities, rm, stop, start with the shim
-#            unloaded, SIGKILL and the automatic restart. Needs `make deb` first.
+#            the .deb installed there as an operator would (dpkg -i, its Depends met by
+#            the host's root; postinst has DKMS build the shim); then switch_root to
+#            systemd, which mounts /run/coco at boot. Checks (guest/systemd-checks): the
+#            mount as PID 1 sees it, readiness, the journal's priorities, rm, stop, start
+#            with the shim unloaded, SIGKILL and the automatic restart; then the package's
+#            life with a reader looping over the secrets: upgrade to a higher version while
+#            the service runs, a JDK upgrade (the trigger), dpkg -r, dpkg -P, and a fresh
+#            install. Needs `make deb deb-upgrade` first.
 #   phase 4  the EFI route, as on a real confidential VM: Debian's OVMF (q35) starts our
 #            UEFI application (efi/coco-efi.c), which publishes the page as OVMF's AmdSev
 #            build does and boots the kernel. Six boots: the shim loads with no
@@ -32,11 +35,12 @@
 # if anything failed. Artefacts and console logs are in vm-test/out/.
 #
 # Environment: KVER (default: the newest /lib/modules/*/build with a /boot/vmlinuz),
-# VM_SMP (2), VM_TIMEOUT1 (60 s), VM_TIMEOUT2 (150 s), VM_TIMEOUT3 (360 s),
+# VM_SMP (2), VM_TIMEOUT1 (60 s), VM_TIMEOUT2 (150 s), VM_TIMEOUT3 (1200 s),
 # VM_TIMEOUT4 (90 s for a boot that only loads the shim; VM_TIMEOUT2 + 60 s with the daemon), VM_JAVA_OPTS
 # (-Xint: options for the guest's JVM, see below), VM_START_TIMEOUT (120 s: the service's
 # TimeoutStartSec in phase 3), VM_APPEND (extra kernel parameters, e.g. loglevel=7),
-# VM_DEB (the package; default: the newest target/coco-secretfs_*_amd64.deb).
+# VM_DEB (the package; default: the newest target/coco-secretfs_*_amd64.deb), VM_DEB_UPGRADE
+# (the one phase 3 upgrades to; default: the newest target/upgrade/coco-secretfs_*_amd64.deb).
 
 set -u
 set -o pipefail
@@ -50,7 +54,7 @@ SIZE=4096
 SMP=${VM_SMP:-2}
 T1=${VM_TIMEOUT1:-60}
 T2=${VM_TIMEOUT2:-150}
-T3=${VM_TIMEOUT3:-360}
+# VM_SMP (2), VM_TIMEOUT1 (60 s), VM_TIMEOUT2 (150 s), VM_TIMEOUT3 (1200 s),
 T4=${VM_TIMEOUT4:-90}
 # Debian's OVMF: its code read-only, and a fresh copy of its variable store per boot.
 OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
@@ -265,9 +269,6 @@ fi
 JAVA=$(readlink -f "$(command -v java 2>/dev/null)" 2>/dev/null || true)
 DEB=${VM_DEB:-$(ls -t "$ROOT"/target/coco-secretfs_*_amd64.deb 2>/dev/null | head -n 1)}
 [ -z "$DEB" ] || DEB=$(readlink -f "$DEB")
-# Phase 3's module index: the host's modules plus the shim in updates/, as depmod
-# sees them; the guest copies these files into its /lib/modules/KVER.
-MODINDEX=$OUT/modindex/lib/modules/$KVER
 cat >"$IRD/coco/conf" <<EOF
 PHYS=$PHYS
 SIZE=$SIZE
@@ -281,7 +282,6 @@ KEPT_GUIDS='$(printf '%s\n' "${GUIDS[@]}" | grep -v "$REMOVE_GUID" | sort | tr '
 REMOVE_GUID=$REMOVE_GUID
 KVER=$KVER
 DEB='$DEB'
-MODINDEX='$MODINDEX'
 START_TIMEOUT=$START_TIMEOUT
 EOF
 (cd "$IRD" && find . | cpio -o -H newc --quiet) >"$OUT/initramfs.cpio" ||
@@ -530,36 +530,42 @@ for phase in $phases; do
 			fail "phase 3: the package target/coco-secretfs_*_amd64.deb exists (build it first: make deb)"
 			continue
 		fi
-		# The guest boots the host's own systemd, and the package's postinst enables the
-		# unit with deb-systemd-helper.
+		DEB2=${VM_DEB_UPGRADE:-$(ls -t "$ROOT"/target/upgrade/coco-secretfs_*_amd64.deb 2>/dev/null | head -n 1)}
+		if [ -z "$DEB2" ] || [ ! -f "$DEB2" ]; then
+			fail "phase 3: the upgrade package target/upgrade/coco-secretfs_*_amd64.deb exists (make deb-upgrade)"
+			continue
+		fi
+		DEB2=$(readlink -f "$DEB2")
+		# The guest boots the host's own systemd; the package's Depends must be installed
+		# here (the guest's root is this one), dkms among them.
 		missing=""
-		for tool in depmod /lib/systemd/systemd systemctl journalctl deb-systemd-helper; do
+		for tool in dkms /lib/systemd/systemd systemctl journalctl deb-systemd-helper dpkg-deb; do
 			command -v $tool >/dev/null || missing="$missing $tool"
 		done
 		if [ -n "$missing" ]; then
 			fail "phase 3: host has$missing (install with: sh scripts/ensure-deps.sh vm)"
 			continue
 		fi
-		echo "vm-test: phase 3 installs $DEB"
-		[ ! "$JAR" -nt "$DEB" ] ||
-			echo "vm-test: note: the package is older than $JAR; phase 3 tests the package (make deb)"
-		# depmod -b wants BASE/lib/modules/KVER: the host's modules through a symlink,
-		# the shim as a file, the index written next to them.
-		rm -rf "$OUT/modindex"
-		mkdir -p "$MODINDEX/updates"
-		ln -s "$MODDIR/kernel" "$MODINDEX/kernel"
-		cp "$MODDIR"/modules.order "$MODDIR"/modules.builtin* "$MODINDEX/"
-		cp "$OUT/build/coco_secret_shim.ko" "$MODINDEX/updates/"
-		if depmod -b "$OUT/modindex" "$KVER" 2>"$OUT/depmod.log" &&
-			grep -q '^updates/coco_secret_shim.ko:' "$MODINDEX/modules.dep"; then
-			pass "phase 3: depmod indexes the shim in updates/"
-		else
-			cat "$OUT/depmod.log"
-			fail "phase 3: depmod indexes the shim in updates/"
+		v1=$(dpkg-deb -f "$DEB" Version)
+		v2=$(dpkg-deb -f "$DEB2" Version)
+		if ! dpkg --compare-versions "$v2" gt "$v1"; then
+			fail "phase 3: the upgrade package's version ($v2) is newer than the package's ($v1)"
 			continue
 		fi
+		echo "vm-test: phase 3 installs $DEB, then upgrades to $DEB2"
+		[ ! "$JAR" -nt "$DEB" ] ||
+			echo "vm-test: note: the package is older than $JAR; phase 3 tests the package (make deb)"
+		# The results share also brings what only this phase needs: the two packages and
+		# the page as it must be in the device at the end.
 		rm -rf "$OUT/share-3"
 		mkdir -p "$OUT/share-3"
+		cat >"$OUT/share-3/conf-3" <<-EOF
+			DEB='$DEB'
+			DEB_VERSION='$v1'
+			DEB2='$DEB2'
+			DEB2_VERSION='$v2'
+		EOF
+		cp "$OUT/phase3-expected.bin" "$OUT/share-3/expected.bin"
 		run_vm 3 "$T3" \
 			-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 			-virtfs local,path="$OUT/share-3",mount_tag=results,security_model=none
