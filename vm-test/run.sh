@@ -55,7 +55,7 @@ SIZE=4096
 SMP=${VM_SMP:-2}
 T1=${VM_TIMEOUT1:-60}
 T2=${VM_TIMEOUT2:-150}
-# VM_SMP (2), VM_TIMEOUT1 (60 s), VM_TIMEOUT2 (150 s), VM_TIMEOUT3 (1200 s),
+T3=${VM_TIMEOUT3:-1200}
 T4=${VM_TIMEOUT4:-90}
 # Debian's OVMF: its code read-only, and a fresh copy of its variable store per boot.
 OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
