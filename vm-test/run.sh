@@ -11,7 +11,8 @@
 #   phase 2  the real thing: the host's Java runs the project jar in the guest
 #            (host root over 9p, read-only) with its default backing /dev/coco_secret;
 #            ls, cat, rm on the FUSE mount; SIGTERM.
-#   phase 3  systemd as PID 1: the host's root (9p, read-only) under a tmpfs overlay,
+#   phase 3  systemd as PID 1, booted through OVMF as phase 4 is (no modprobe options):
+#            the host's root (9p, read-only) under a tmpfs overlay,
 #            the .deb installed there as an operator would (dpkg -i, its Depends met by
 #            the host's root; postinst has DKMS build the shim); then switch_root to
 #            systemd, which mounts /run/coco at boot. Checks (guest/systemd-checks): the
@@ -566,7 +567,10 @@ for phase in $phases; do
 			DEB2_VERSION='$v2'
 		EOF
 		cp "$OUT/phase3-expected.bin" "$OUT/share-3/expected.bin"
-		run_vm 3 "$T3" \
+		# Booted as a confidential VM boots (OVMF publishes the area): the installed
+		# package finds it with no modprobe options at all.
+		efi_ready || continue
+		run_vm_efi 3 "$T3" \
 			-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 			-virtfs local,path="$OUT/share-3",mount_tag=results,security_model=none
 		report_vm 3 "$OUT/phase3-expected.bin" "$OUT/share-3/guest-3.results"
