@@ -205,15 +205,28 @@ public final class SecretDirectory {
     }
 
     /**
-     * The secret of that {@link Secret#handle()}, wiped or not (a wiped one reads as empty), if the
-     * handle is one of this directory's.
+     * The secret of table entry {@code index}, wiped or not (a wiped one reads as empty), if that entry
+     * held a live secret when the page was opened.
      */
-    public Optional<Secret> byHandle(long handle) {
-        if (handle < 1 || handle > table.size() || table.state((int) (handle - 1)) != SecretEntry.State.LIVE) {
+    public Optional<Secret> byIndex(int index) {
+        if (index < 0 || index >= table.size() || table.state(index) != SecretEntry.State.LIVE) {
             return Optional.empty();
         }
-        int i = (int) (handle - 1);
+        return Optional.of(new Secret(index, table.guid(index), table.length(index) - SecretEntry.HEADER_BYTES));
+    }
+
+    /** The secret at {@code position} of the listing, or empty if it has been wiped since. */
+    public Optional<Secret> listedSecret(int position) {
+        int i = table.liveByName(position);
+        if ((states.get(i) & WIPED) != 0) {
+            return Optional.empty();
+        }
         return Optional.of(new Secret(i, table.guid(i), table.length(i) - SecretEntry.HEADER_BYTES));
+    }
+
+    /** {@link #read(Secret, long, long, Pointer)} into {@code size} bytes of native memory at {@code address}. */
+    public int read(Secret secret, long offset, long size, long address) throws IOException {
+        return read(secret, offset, size, Pointer.wrap(jnr.ffi.Runtime.getSystemRuntime(), address, size));
     }
 
     /**

@@ -109,17 +109,19 @@ class SecretDirectoryTest {
         assertThat(directory.listingSize()).isEqualTo(2);
         assertThat(directory.listed(0)).isEqualTo(A);
         assertThat(directory.listed(1)).isEqualTo(B);
-        long handle = directory.lookup(A).orElseThrow().handle();
+        int index = directory.lookup(A).orElseThrow().index();
         directory.wipe(A);
         assertThat(directory.listingSize()).isEqualTo(2);
         assertThat(directory.listed(0)).isNull();
         assertThat(directory.listed(1)).isEqualTo(B);
         assertThat(directory.size()).isEqualTo(1);
-        Secret byHandle = directory.byHandle(handle).orElseThrow();
-        assertThat(byHandle.name()).isEqualTo(A);
-        assertThat(read(directory, byHandle, 0, 100)).isEmpty();
-        assertThat(directory.byHandle(0)).isEmpty();
-        assertThat(directory.byHandle(3)).isEmpty();
+        assertThat(directory.listedSecret(0)).isEmpty();
+        assertThat(directory.listedSecret(1).orElseThrow().name()).isEqualTo(B);
+        Secret byIndex = directory.byIndex(index).orElseThrow();
+        assertThat(byIndex.name()).isEqualTo(A);
+        assertThat(read(directory, byIndex, 0, 100)).isEmpty();
+        assertThat(directory.byIndex(-1)).isEmpty();
+        assertThat(directory.byIndex(2)).isEmpty();
     }
 
     @Test
