@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.cocosecretfs.platform;
 
-import jnr.ffi.Pointer;
 import jnr.ffi.annotations.In;
 import jnr.ffi.annotations.Out;
 import jnr.ffi.types.off_t;
@@ -39,10 +38,10 @@ public interface LibC {
     int flock(int fd, int operation);
 
     /** Reads straight into native memory: the path secrets take. */
-    @ssize_t long pread(int fd, Pointer buf, @size_t long count, @off_t long offset);
+    @ssize_t long pread(int fd, long buf, @size_t long count, @off_t long offset);
 
     /** Reads into the buffers of a {@code struct iovec} array in native memory, in one call. */
-    @ssize_t long preadv(int fd, Pointer iov, int iovcnt, @off_t long offset);
+    @ssize_t long preadv(int fd, long iov, int iovcnt, @off_t long offset);
 
     /** Writes from a Java array: only ever zeros. */
     @ssize_t long pwrite(int fd, @In byte[] buf, @size_t long count, @off_t long offset);
@@ -50,9 +49,9 @@ public interface LibC {
     int fdatasync(int fd);
 
     /** For the buffers libfuse frees itself once a reply is sent: see {@link ReplyMemory}. */
-    Pointer malloc(@size_t long size);
+    long malloc(@size_t long size);
 
-    void free(Pointer ptr);
+    void free(long ptr);
 
     @off_t long lseek(int fd, @off_t long offset, int whence);
 
