@@ -234,8 +234,8 @@ public final class SecretFs extends FuseStubFS {
      * {@code EIO}: all of the secret or none of it, over any number of reads.
      */
     private int readFile(String path, Pointer bufp, long size, long offset, Pointer fi) {
-        Pointer vector = null;
-        Pointer data = null;
+        long vectorAddress = 0;
+        long data = 0;
         try {
             OpenSecret open = opens.get(fi.getLong(FI_FH));
             if (open == null) {
@@ -249,29 +249,30 @@ public final class SecretFs extends FuseStubFS {
             if (wanted == 0 && size > 0 && open.torn() && !isLive(secret)) {
                 return -ErrorCodes.EIO();
             }
-            vector = ReplyMemory.allocateVector(BUFVEC_BYTES);
+            vectorAddress = ReplyMemory.allocateVector(BUFVEC_BYTES);
             data = ReplyMemory.allocate(wanted);
             int n = directory.read(secret, offset, wanted, data);
             if (n == 0 && wanted > 0 && open.torn()) {
                 // Nothing where a live secret has bytes: it was wiped, after this open had some of it.
                 ReplyMemory.free(data);
-                ReplyMemory.free(vector);
+                ReplyMemory.free(vectorAddress);
                 return -ErrorCodes.EIO();
             }
+            Pointer vector = Pointer.wrap(bufp.getRuntime(), vectorAddress);
             open.returned(offset, n);
             vector.putLong(BUFVEC_COUNT, 1);
             vector.putLong(BUFVEC_IDX, 0);
             vector.putLong(BUFVEC_OFF, 0);
             vector.putLong(BUFVEC_BUF + BUF_SIZE, n);
             vector.putInt(BUFVEC_BUF + BUF_FLAGS, 0);
-            vector.putAddress(BUFVEC_BUF + BUF_MEM, data.address());
+            vector.putAddress(BUFVEC_BUF + BUF_MEM, data);
             vector.putInt(BUFVEC_BUF + BUF_FD, -1);
             vector.putLong(BUFVEC_BUF + BUF_POS, 0);
             bufp.putAddress(0, vector.address());
             return n;
         } catch (Throwable t) {
             ReplyMemory.free(data);
-            ReplyMemory.free(vector);
+            ReplyMemory.free(vectorAddress);
             return errno("read", path, t);
         }
     }
