@@ -55,14 +55,18 @@ public final class SystemdNotify {
             LOG.log(System.Logger.Level.WARNING, "sd_notify socket: {0}", Native.describe(Native.errno()));
             return false;
         }
+        byte[] bytes = message.getBytes(StandardCharsets.UTF_8);
+        long buf = NativeMemory.allocate(bytes.length + addr.length);
         try {
-            byte[] bytes = message.getBytes(StandardCharsets.UTF_8);
-            if (libc.sendto(fd, bytes, bytes.length, 0, addr, addrLength) < 0) {
+            NativeMemory.put(buf, bytes);
+            NativeMemory.put(buf + bytes.length, addr);
+            if (libc.sendto(fd, buf, bytes.length, 0, buf + bytes.length, addrLength) < 0) {
                 LOG.log(System.Logger.Level.WARNING, "sd_notify to {0}: {1}", socket, Native.describe(Native.errno()));
                 return false;
             }
             return true;
         } finally {
+            NativeMemory.free(buf);
             libc.close(fd);
         }
     }

@@ -85,8 +85,23 @@ class ReplyMemoryTest {
     void plainSmallBuffersAreNot() {
         String tunables = System.getenv("GLIBC_TUNABLES");
         assumeFalse(tunables != null && tunables.contains("tcache_count=0"), "skipped: the tcache is off here");
-        assertThat(reusedAsPerturbed(24, false)).isFalse();
-        assertThat(reusedAsPerturbed(1000, false)).isFalse();
+        assertThat(reusedFromCacheOnce(24)).isTrue();
+        assertThat(reusedFromCacheOnce(1000)).isTrue();
+    }
+
+    /**
+     * True if one of a few plain malloc/free/malloc rounds comes back unperturbed, from the tcache. A
+     * single round can be fooled the other way: the JVM may take the freed chunk for itself on this
+     * thread between the free and the second malloc (seen once in five runs of a test class mix), and
+     * the second malloc then comes from the bins. Without a tcache every round comes back perturbed.
+     */
+    static boolean reusedFromCacheOnce(long size) {
+        for (int round = 0; round < 5; round++) {
+            if (!reusedAsPerturbed(size, false)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Test
