@@ -95,6 +95,7 @@ public final class LibC {
     private static final CallContext L_IPIL = context(SSIZE, INT, PTR, INT, SSIZE);
     private static final CallContext L_IPSIPI = context(SSIZE, INT, PTR, SIZE, INT, PTR, INT);
     private static final CallContext L_ILI = context(SSIZE, INT, SSIZE, INT);
+    private static final CallContext I_IL = context(INT, INT, SSIZE);
     private static final CallContext P_S = context(PTR, SIZE);
     private static final CallContext P_I = context(PTR, INT);
     private static final CallContext P_PSIIIL = context(PTR, PTR, SIZE, INT, INT, INT, SSIZE);
@@ -110,6 +111,7 @@ public final class LibC {
     private final long preadv;
     private final long pwrite;
     private final long fdatasync;
+    private final long ftruncate;
     private final long malloc;
     private final long free;
     private final long lseek;
@@ -145,6 +147,7 @@ public final class LibC {
         preadv = symbol(c, "preadv");
         pwrite = symbol(c, "pwrite");
         fdatasync = symbol(c, "fdatasync");
+        ftruncate = symbol(c, "ftruncate");
         malloc = symbol(c, "malloc");
         free = symbol(c, "free");
         lseek = symbol(c, "lseek");
@@ -249,6 +252,10 @@ public final class LibC {
 
     public int fdatasync(int fd) {
         return (int) INVOKER.invokeL1(I_I, fdatasync, fd);
+    }
+
+    public int ftruncate(int fd, long length) {
+        return (int) INVOKER.invokeL2(I_IL, ftruncate, fd, length);
     }
 
     /** For the buffers libfuse frees itself once a reply is sent: see {@link ReplyMemory}. */
