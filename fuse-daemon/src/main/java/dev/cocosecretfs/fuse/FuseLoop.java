@@ -35,7 +35,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * arrives on the thread that is already running, with no hand-over to another thread, which is what
  * makes libfuse's multithreaded loop cost about twice the CPU per request. The one request that may
  * take long is an unlink (the wipe syncs the backing), and while it runs, requests for the same name
- * wait for it (inside libfuse, which holds the name, or on the secret's lock): from an unlink's
+ * wait for it (on the secret's lock, and in the kernel, which holds the directory): from an unlink's
  * arrival until no unlink is left in progress, the leader hands the lead to a follower (starting one
  * if none waits) before it answers anything, so one slow request never holds up the others. It is
  * multithreaded where it matters; SlowWipeIT holds it to that.
@@ -415,8 +415,8 @@ final class FuseLoop {
                 if (releaseBeforeFirst.compareAndSet(true, false)) {
                     released.complete(releaseBefore(MEMORY.getLong(buffer + IN_UNIQUE)));
                 }
-                // An unlink may take long (it syncs the backing), and while it runs, libfuse holds its
-                // path, so any other request for the same name waits inside libfuse: from the unlink's
+                // An unlink may take long (it syncs the backing), and while it runs, reads of the same
+                // secret wait for its lock: from the unlink's
                 // arrival until the last one in progress ends, every request is answered on a thread
                 // that has given up the lead, as in libfuse's own multithreaded loop.
                 boolean unlink = opcode == FUSE_UNLINK

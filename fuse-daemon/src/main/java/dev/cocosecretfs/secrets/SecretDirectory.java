@@ -20,7 +20,6 @@ import java.nio.file.NoSuchFileException;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
-import jnr.ffi.Pointer;
 
 /**
  * The live secrets of one backing store, by name. Reads copy a secret's bytes from the store straight
@@ -224,17 +223,13 @@ public final class SecretDirectory {
         return Optional.of(new Secret(i, table.guid(i), table.length(i) - SecretEntry.HEADER_BYTES));
     }
 
-    /** {@link #read(Secret, long, long, Pointer)} into {@code size} bytes of native memory at {@code address}. */
-    public int read(Secret secret, long offset, long size, long address) throws IOException {
-        return read(secret, offset, size, Pointer.wrap(jnr.ffi.Runtime.getSystemRuntime(), address, size));
-    }
-
     /**
-     * Copies up to {@code size} bytes of the secret from {@code offset} into {@code dst}.
+     * Copies up to {@code size} bytes of the secret from {@code offset} into native memory at address
+     * {@code dst}, which the caller guarantees has room for {@code size} bytes.
      *
      * @return bytes copied: 0 at or past the end, and 0 once the secret has been wiped
      */
-    public int read(Secret secret, long offset, long size, Pointer dst) throws IOException {
+    public int read(Secret secret, long offset, long size, long dst) throws IOException {
         checkArgument(offset >= 0, "offset %s is negative", offset);
         int i = secret.index();
         if (!beginRead(i)) {
@@ -244,7 +239,7 @@ public final class SecretDirectory {
             if (offset >= secret.length()) {
                 return 0;
             }
-            int n = (int) Math.min(Math.min(size, secret.length() - offset), dst.size());
+            int n = (int) Math.min(size, secret.length() - offset);
             if (n <= 0) {
                 return 0;
             }
