@@ -150,6 +150,52 @@ final class FakeSystemd implements AutoCloseable {
         }
     }
 
+    /**
+     * Sends {@code message} to this fake from this JVM, as sd_notify does (one datagram, the
+     * descriptors as SCM_RIGHTS): for the tests of the fake, and to plant descriptors in the store of
+     * one made with {@link Access#ALL}.
+     */
+    void send(String message, int... fds) {
+        Path socket = socketPath;
+        int s = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (s < 0) {
+            throw new AssertionError("socket: errno " + TestLibC.errno());
+        }
+        try {
+            byte[] path = socket.toString().getBytes(StandardCharsets.UTF_8);
+            Pointer addr = Memory.allocateDirect(runtime, 110, true);
+            addr.putShort(0, (short) AF_UNIX);
+            addr.put(2, path, 0, path.length);
+            byte[] bytes = message.getBytes(StandardCharsets.UTF_8);
+            Pointer buf = Memory.allocateDirect(runtime, bytes.length, true);
+            buf.put(0, bytes, 0, bytes.length);
+            Pointer iov = Memory.allocateDirect(runtime, 16, true);
+            iov.putAddress(0, buf.address());
+            iov.putLong(8, bytes.length);
+            Pointer msg = Memory.allocateDirect(runtime, 56, true);
+            msg.putAddress(0, addr.address());
+            msg.putInt(8, 2 + path.length + 1);
+            msg.putAddress(16, iov.address());
+            msg.putLong(24, 1);
+            Pointer control = Memory.allocateDirect(runtime, 16 + 8L * fds.length + 8, true);
+            if (fds.length > 0) {
+                control.putLong(0, 16 + 4L * fds.length); // CMSG_LEN
+                control.putInt(8, SOL_SOCKET);
+                control.putInt(12, SCM_RIGHTS);
+                for (int i = 0; i < fds.length; i++) {
+                    control.putInt(16 + 4L * i, fds[i]);
+                }
+                msg.putAddress(32, control.address());
+                msg.putLong(40, 16 + ((4L * fds.length + 7) & ~7L)); // CMSG_SPACE
+            }
+            if (c.sendmsg(s, msg, 0) != bytes.length) {
+                throw new AssertionError("sendmsg: errno " + TestLibC.errno());
+            }
+        } finally {
+            c.close(s);
+        }
+    }
+
     /** The names in the store, in the order a start hands the descriptors over (newest first). */
     synchronized List<String> storedNames() {
         return store.stream().map(Stored::name).toList();

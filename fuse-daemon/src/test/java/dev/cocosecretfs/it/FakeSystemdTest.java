@@ -35,43 +35,6 @@ class FakeSystemdTest {
     @TempDir
     Path tmp;
 
-    /** sd_notify as a daemon sends it: one datagram, the descriptors as SCM_RIGHTS. */
-    void send(Path socket, String message, int... fds) {
-        int s = c.socket(1, 2 | O_CLOEXEC, 0);
-        assertThat(s).as("socket").isNotNegative();
-        try {
-            byte[] path = socket.toString().getBytes(StandardCharsets.UTF_8);
-            Pointer addr = Memory.allocateDirect(runtime, 110, true);
-            addr.putShort(0, (short) 1);
-            addr.put(2, path, 0, path.length);
-            byte[] bytes = message.getBytes(StandardCharsets.UTF_8);
-            Pointer buf = Memory.allocateDirect(runtime, bytes.length, true);
-            buf.put(0, bytes, 0, bytes.length);
-            Pointer iov = Memory.allocateDirect(runtime, 16, true);
-            iov.putAddress(0, buf.address());
-            iov.putLong(8, bytes.length);
-            Pointer msg = Memory.allocateDirect(runtime, 56, true);
-            msg.putAddress(0, addr.address());
-            msg.putInt(8, 2 + path.length + 1);
-            msg.putAddress(16, iov.address());
-            msg.putLong(24, 1);
-            Pointer control = Memory.allocateDirect(runtime, 16 + 8L * fds.length + 8, true);
-            if (fds.length > 0) {
-                control.putLong(0, 16 + 4L * fds.length); // CMSG_LEN
-                control.putInt(8, 1); // SOL_SOCKET
-                control.putInt(12, 1); // SCM_RIGHTS
-                for (int i = 0; i < fds.length; i++) {
-                    control.putInt(16 + 4L * i, fds[i]);
-                }
-                msg.putAddress(32, control.address());
-                msg.putLong(40, 16 + ((4L * fds.length + 7) & ~7L)); // CMSG_SPACE
-            }
-            assertThat(c.sendmsg(s, msg, 0)).as("sendmsg: errno %d", TestLibC.errno()).isEqualTo(bytes.length);
-        } finally {
-            c.close(s);
-        }
-    }
-
     int[] pipe() {
         int[] fds = new int[2];
         assertThat(c.pipe2(fds, O_CLOEXEC)).isZero();
@@ -120,8 +83,8 @@ class FakeSystemdTest {
             byte[] line = "through the pipe\n".getBytes(StandardCharsets.UTF_8);
             assertThat(c.write(pipe[1], line, line.length)).isEqualTo(line.length);
             int memfd = memfd("in the memfd");
-            send(systemd.socket(), "FDSTORE=1\nFDNAME=pipe", pipe[0]);
-            send(systemd.socket(), "FDSTORE=1\nFDNAME=state", memfd);
+            systemd.send("FDSTORE=1\nFDNAME=pipe", pipe[0]);
+            systemd.send("FDSTORE=1\nFDNAME=state", memfd);
             c.close(pipe[0]);
             c.close(memfd);
             assertThat(systemd.storedNames(n -> n.size() == 2, BOUND)).as("newest first, as systemd lists them")
@@ -179,12 +142,12 @@ class FakeSystemdTest {
         try (FakeSystemd systemd = new FakeSystemd(tmp.resolve("systemd"), 4, FakeSystemd.Access.ALL)) {
             int[] removed = pipe();
             int[] kept = pipe();
-            send(systemd.socket(), "FDSTORE=1\nFDNAME=w", removed[1]);
-            send(systemd.socket(), "FDSTORE=1\nFDNAME=keep", kept[1]);
+            systemd.send("FDSTORE=1\nFDNAME=w", removed[1]);
+            systemd.send("FDSTORE=1\nFDNAME=keep", kept[1]);
             c.close(removed[1]);
             c.close(kept[1]);
             assertThat(systemd.storedNames(n -> n.size() == 2, BOUND)).containsExactly("keep", "w");
-            send(systemd.socket(), "FDSTOREREMOVE=1\nFDNAME=w");
+            systemd.send("FDSTOREREMOVE=1\nFDNAME=w");
             assertThat(hangsUp(removed[0], BOUND)).as("the store closed its write end").isTrue();
             assertThat(systemd.storedNames()).containsExactly("keep");
             assertThat(hangsUp(kept[0], Duration.ZERO)).as("the other one is still held").isFalse();
@@ -200,11 +163,11 @@ class FakeSystemdTest {
             int[] unpolled = pipe();
             int[] gone = pipe();
             int[] kept = pipe();
-            send(systemd.socket(), "FDSTORE=1\nFDNAME=unpolled\nFDPOLL=0", unpolled[0]);
-            send(systemd.socket(), "FDSTORE=1\nFDNAME=kept", kept[0]);
+            systemd.send("FDSTORE=1\nFDNAME=unpolled\nFDPOLL=0", unpolled[0]);
+            systemd.send("FDSTORE=1\nFDNAME=kept", kept[0]);
             assertThat(systemd.storedNames(n -> n.size() == 2, BOUND)).containsExactly("kept", "unpolled");
             c.close(unpolled[1]); // hangs up first: were it polled, it would go before "gone" does
-            send(systemd.socket(), "FDSTORE=1\nFDNAME=gone", gone[0]);
+            systemd.send("FDSTORE=1\nFDNAME=gone", gone[0]);
             assertThat(systemd.storedNames(n -> n.size() == 3, BOUND)).containsExactly("gone", "kept", "unpolled");
             c.close(gone[1]);
             assertThat(systemd.storedNames(n -> !n.contains("gone"), BOUND)).containsExactly("kept", "unpolled");
@@ -225,13 +188,13 @@ class FakeSystemdTest {
             int b = memfd("b");
             int d = memfd("d");
             int e = memfd("e");
-            send(systemd.socket(), "FDSTORE=1\nFDNAME=a", a);
-            send(systemd.socket(), "FDSTORE=1\nFDNAME=a", a);
-            send(systemd.socket(), "FDSTORE=1\nFDNAME=a", copy);
-            send(systemd.socket(), "FDSTORE=1\nFDNAME=a", b);
-            send(systemd.socket(), "FDSTORE=1\nFDNAME=d", d);
-            send(systemd.socket(), "FDSTORE=1\nFDNAME=e", e);
-            send(systemd.socket(), "READY=1"); // a marker: every message before it has been handled
+            systemd.send("FDSTORE=1\nFDNAME=a", a);
+            systemd.send("FDSTORE=1\nFDNAME=a", a);
+            systemd.send("FDSTORE=1\nFDNAME=a", copy);
+            systemd.send("FDSTORE=1\nFDNAME=a", b);
+            systemd.send("FDSTORE=1\nFDNAME=d", d);
+            systemd.send("FDSTORE=1\nFDNAME=e", e);
+            systemd.send("READY=1"); // a marker: every message before it has been handled
             systemd.awaitReady(BOUND);
             assertThat(systemd.storedNames()).as("a new open file of a name already stored is kept beside it; %s",
                     systemd.warnings())
@@ -249,8 +212,8 @@ class FakeSystemdTest {
         try (FakeSystemd systemd = new FakeSystemd(tmp.resolve("systemd"), 4, FakeSystemd.Access.MAIN)) {
             FakeSystemd.Child main = systemd.start(List.of("sleep", "600"), Map.of());
             int[] pipe = pipe();
-            send(systemd.socket(), "FDSTORE=1\nFDNAME=w", pipe[1]);
-            send(systemd.socket(), "READY=1");
+            systemd.send("FDSTORE=1\nFDNAME=w", pipe[1]);
+            systemd.send("READY=1");
             c.close(pipe[1]);
             assertThat(hangsUp(pipe[0], BOUND)).as("the descriptor this JVM sent was closed").isTrue();
             assertThat(systemd.storedNames()).isEmpty();
@@ -273,11 +236,11 @@ class FakeSystemdTest {
             assertThat(dies.exitValue()).isEqualTo(3);
 
             FakeSystemd.Child lives = systemd.start(List.of("sleep", "600"), Map.of());
-            send(systemd.socket(), "READY=1\nSTATUS=serving");
+            systemd.send("READY=1\nSTATUS=serving");
             systemd.awaitReady(BOUND);
             assertThat(systemd.status()).isEqualTo("serving");
             assertThat(systemd.stopping()).isFalse();
-            send(systemd.socket(), "STOPPING=1");
+            systemd.send("STOPPING=1");
             assertThat(systemd.messages(m -> m.contains("STOPPING=1"), BOUND)).containsExactly("READY=1\nSTATUS=serving",
                     "STOPPING=1");
             assertThat(systemd.stopping()).isTrue();
