@@ -442,15 +442,16 @@ class RestartIT {
                 long n = read(dir, i, buf);
                 started.set(reader, 0);
                 lastErrno.set(reader, n < 0 ? -n : 0);
-                String what = "read of secret " + page.names.get(i) + " through " + where + " ("
+                String how = "read through " + where + " ("
                         + (phaseAtStart == BEFORE ? "started while the first daemon served or went"
                         : phaseAtStart == GAP ? "started between the daemons" : "started after the next daemon was ready")
                         + ")";
+                String what = how + " of secret " + page.names.get(i);
                 try {
                     if (n >= 0 && (deleted.contains(i) || i == vanishing && afterUnlinkStarted && phaseAtStart == AFTER)) {
                         failures.add(what + ": a deleted secret returned " + n + " bytes");
                     } else if (n >= 0) {
-                        page.checkRead(i, 0, buf.length, buf, n, what);
+                        page.checkRead(i, 0, buf.length, buf, n, how);
                     } else if (n == -TestLibC.ENOENT && (deleted.contains(i) || i == vanishing && afterUnlinkStarted)) {
                         // deleted
                     } else if (n == -EIO && releasedAllowed && phaseAtStart != AFTER) {
