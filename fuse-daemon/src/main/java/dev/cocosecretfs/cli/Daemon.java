@@ -79,17 +79,19 @@ final class Daemon {
             try {
                 if (mounted.isPresent()) {
                     Handover.Inherited from = inherited.get();
-                    mount = FuseMount.takeOver(fs, point, mounted.get().mount(), from.fd(), from.state().init());
+                    mount = FuseMount.takeOver(fs, point, mounted.get().mount(), from.fd(), from.state().init(),
+                            from.log());
                     LOG.log(System.Logger.Level.INFO, "took over the mount at {0} from the previous daemon"
                             + " (connection {1}, {2} secrets); nothing was unmounted", mount.mountPoint(),
                             from.state().device(), String.valueOf(directory.size()));
                     askOnce(mount.mountPoint());
                     kept = true;
                 } else {
-                    mount = FuseMount.mount(fs, point, allowOther);
+                    Handover.Log log = Handover.newLog();
+                    mount = FuseMount.mount(fs, point, allowOther, log.log());
                     LOG.log(System.Logger.Level.INFO, "mounted {0} secrets from {1} at {2}",
                             String.valueOf(directory.size()), store.describe(), mount.mountPoint());
-                    kept = Handover.store(mount, realPath(backing), mount.initRequest().getNow(null));
+                    kept = Handover.store(mount, realPath(backing), mount.initRequest().getNow(null), log);
                 }
             } catch (MountException e) {
                 inherited.ifPresent(i -> Handover.abandon(i, e.getMessage()));

@@ -4,6 +4,7 @@ package dev.cocosecretfs.cli;
 import dev.cocosecretfs.fuse.FuseMount;
 import dev.cocosecretfs.fuse.HandoverState;
 import dev.cocosecretfs.fuse.MountTable;
+import dev.cocosecretfs.fuse.RequestLog;
 import dev.cocosecretfs.platform.ErrnoException;
 import dev.cocosecretfs.platform.ListenFds;
 import dev.cocosecretfs.platform.MemFd;
@@ -22,8 +23,9 @@ import java.util.Optional;
  * descriptor in the store keeps the mount alive for whoever binds it, and the next daemon takes the
  * descriptor back and serves the same mount (nothing is unmounted or remounted).
  *
- * <p>Two entries, by name: {@value #FUSE}, the connection's descriptor, and {@value #STATE}, a sealed
- * memfd with the {@link HandoverState}. Stored once the mount is live (before READY=1); removed when
+ * <p>Two entries, by name: {@value #FUSE}, the connection's descriptor, {@value #STATE}, a sealed
+ * memfd with the {@link HandoverState}, and {@value #INFLIGHT}, the shared memfd of the {@link
+ * RequestLog}. Stored once the mount is live (before READY=1); removed when
  * the daemon stops for good. Only the plain protocols are used (sd_notify FDSTORE=1 and
  * FDSTOREREMOVE=1, LISTEN_FDS on start), so that a test can play systemd's part.
  */
@@ -31,10 +33,14 @@ final class Handover {
     private static final System.Logger LOG = System.getLogger(Handover.class.getName());
     static final String FUSE = "fuse";
     static final String STATE = "fuse-state";
+    static final String INFLIGHT = "fuse-inflight";
     private static final Path FUSE_CONNECTIONS = Path.of("/sys/fs/fuse/connections");
 
-    /** A connection handed to this start: its /dev/fuse descriptor and its state. */
-    record Inherited(int fd, HandoverState state) {}
+    /** A connection handed to this start: its /dev/fuse descriptor, its state, its request log. */
+    record Inherited(int fd, HandoverState state, RequestLog log) {}
+
+    /** A request log in a shared memfd, to be stored with the connection: fd -1 if there is none. */
+    record Log(int fd, RequestLog log) {}
 
     private Handover() {}
 
@@ -50,7 +56,7 @@ final class Handover {
         List<Integer> fuse = fds.getOrDefault(FUSE, List.of());
         List<Integer> state = fds.getOrDefault(STATE, List.of());
         for (Map.Entry<String, List<Integer>> e : fds.entrySet()) {
-            if (!e.getKey().equals(FUSE) && !e.getKey().equals(STATE)) {
+            if (!e.getKey().equals(FUSE) && !e.getKey().equals(STATE) && !e.getKey().equals(INFLIGHT)) {
                 LOG.log(System.Logger.Level.WARNING, "closing {0} unknown descriptor(s) named {1} from the store",
                         String.valueOf(e.getValue().size()), e.getKey());
                 e.getValue().forEach(Native::close);
@@ -68,6 +74,17 @@ final class Handover {
             }
             Native.close(fd);
         }
+        RequestLog log = RequestLog.none();
+        for (int fd : fds.getOrDefault(INFLIGHT, List.of())) {
+            if (log == RequestLog.none()) {
+                try {
+                    log = new RequestLog(MemFd.mapShared(fd, RequestLog.BYTES));
+                } catch (ErrnoException | RuntimeException e) {
+                    LOG.log(System.Logger.Level.WARNING, "cannot map the request log: {0}", e.getMessage());
+                }
+            }
+            Native.close(fd); // the mapping stays; systemd keeps the memfd
+        }
         if (fuse.size() != 1 || decoded.isEmpty() || !Native.isFuseDevice(fuse.get(0))) {
             LOG.log(System.Logger.Level.WARNING, "the file descriptor store holds no usable connection ({0}"
                     + " /dev/fuse descriptor(s), {1}); mounting anew", String.valueOf(fuse.size()),
@@ -76,7 +93,7 @@ final class Handover {
             forget();
             return Optional.empty();
         }
-        return Optional.of(new Inherited(fuse.get(0), decoded.get()));
+        return Optional.of(new Inherited(fuse.get(0), decoded.get(), log));
     }
 
     /**
@@ -102,11 +119,31 @@ final class Handover {
         forget();
     }
 
+    /** A fresh request log for a new mount, if systemd keeps a store for us; else one that records nothing. */
+    static Log newLog() {
+        if (!SystemdNotify.available()) {
+            return new Log(-1, RequestLog.none());
+        }
+        try {
+            int fd = MemFd.createShared("coco-secretfs-requests", RequestLog.BYTES);
+            try {
+                return new Log(fd, new RequestLog(MemFd.mapShared(fd, RequestLog.BYTES)));
+            } catch (ErrnoException | RuntimeException e) {
+                Native.close(fd);
+                throw e;
+            }
+        } catch (ErrnoException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot make a request log: {0}; a daemon killed while"
+                    + " answering may leave its callers to the next daemon''s window", e.getMessage());
+            return new Log(-1, RequestLog.none());
+        }
+    }
+
     /**
      * Puts the live mount's connection and its state in the store, if systemd keeps one for us:
      * whether it did. Outside systemd this does nothing.
      */
-    static boolean store(FuseMount mount, Path backing, byte[] init) {
+    static boolean store(FuseMount mount, Path backing, byte[] init, Log log) {
         if (!SystemdNotify.available() || init == null) {
             return false;
         }
@@ -126,7 +163,8 @@ final class Handover {
             return false;
         }
         try {
-            if (!SystemdNotify.storeFds(STATE, memfd) || !SystemdNotify.storeFds(FUSE, mount.deviceFd())) {
+            if (!SystemdNotify.storeFds(STATE, memfd) || log.fd() >= 0 && !SystemdNotify.storeFds(INFLIGHT, log.fd())
+                    || !SystemdNotify.storeFds(FUSE, mount.deviceFd())) {
                 LOG.log(System.Logger.Level.WARNING, "systemd did not take the mount''s descriptors: the mount at {0}"
                         + " will not outlive this daemon (FileDescriptorStoreMax= in the unit?)", mount.mountPoint());
                 forget();
@@ -137,6 +175,9 @@ final class Handover {
             return true;
         } finally {
             Native.close(memfd);
+            if (log.fd() >= 0) {
+                Native.close(log.fd());
+            }
         }
     }
 
@@ -145,6 +186,7 @@ final class Handover {
         if (SystemdNotify.available()) {
             SystemdNotify.removeFds(FUSE);
             SystemdNotify.removeFds(STATE);
+            SystemdNotify.removeFds(INFLIGHT);
         }
     }
 }

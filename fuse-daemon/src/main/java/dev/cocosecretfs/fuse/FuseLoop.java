@@ -131,14 +131,23 @@ final class FuseLoop {
     /** Set on a takeover: the first request read releases those before it (see {@link #RELEASE_WINDOW}). */
     private final AtomicBoolean releaseBeforeFirst = new AtomicBoolean();
     private final CompletableFuture<Integer> released = new CompletableFuture<>();
+    /** Requests of the daemon before that its request log named, released at the takeover. */
+    private int releasedFromLog;
     private volatile boolean stopping;
     /** Ended by {@link #handOver()}: the connection stays, for the next daemon. */
     private volatile boolean handingOver;
 
+    private final RequestLog log;
+
     FuseLoop(Session session, ThreadFactory threads) {
+        this(session, threads, RequestLog.none());
+    }
+
+    FuseLoop(Session session, ThreadFactory threads, RequestLog log) {
         this.session = session;
         this.threads = threads;
         this.bufferSize = session.bufferSize();
+        this.log = log;
     }
 
     /**
@@ -148,7 +157,8 @@ final class FuseLoop {
      * @return the running loop
      * @throws MountException if libfuse cannot mount or set up the filesystem (it has printed why)
      */
-    static FuseLoop start(Operations ops, Path mountPoint, List<String> options) throws MountException {
+    static FuseLoop start(Operations ops, Path mountPoint, List<String> options, RequestLog log)
+            throws MountException {
         checkArgument(mountPoint.isAbsolute(), "mount point %s is not absolute", mountPoint);
         FuseLowLevel lib = FuseLowLevel.get();
         String where = mountPoint.toString();
@@ -165,7 +175,8 @@ final class FuseLoop {
                         + " failed (see libfuse's message above)");
             }
             lib.addChannel(session, channel);
-            return new FuseLoop(new Libfuse(lib, where, session, channel), new Workers()).run();
+            log.clear();
+            return new FuseLoop(new Libfuse(lib, where, session, channel), new Workers(), log).run();
         }
     }
 
@@ -178,7 +189,8 @@ final class FuseLoop {
      *
      * @throws MountException if libfuse cannot set up the session on {@code fd}
      */
-    static FuseLoop takeOver(Operations ops, Path mountPoint, int fd, byte[] init) throws MountException {
+    static FuseLoop takeOver(Operations ops, Path mountPoint, int fd, byte[] init, RequestLog log)
+            throws MountException {
         checkArgument(mountPoint.isAbsolute(), "mount point %s is not absolute", mountPoint);
         FuseLowLevel lib = FuseLowLevel.get();
         long channel = lib.channelOn(fd);
@@ -196,7 +208,15 @@ final class FuseLoop {
         lib.addChannel(session, channel);
         Libfuse libfuse = new Libfuse(lib, mountPoint.toString(), session, channel);
         libfuse.replay(init);
-        FuseLoop loop = new FuseLoop(libfuse, new Workers());
+        FuseLoop loop = new FuseLoop(libfuse, new Workers(), log);
+        int logged = 0;
+        for (long id : log.pending()) {
+            if (libfuse.release(id, EIO) == 0) {
+                logged++;
+            }
+        }
+        log.clear();
+        loop.releasedFromLog = logged;
         loop.releaseBeforeFirst.set(true);
         loop.init.complete(init.clone());
         return loop.run();
@@ -336,6 +356,7 @@ final class FuseLoop {
 
     private final class Worker implements Runnable {
         private long buffer;
+        private int slot = -1;
 
         FuseLoop loop() {
             return FuseLoop.this;
@@ -355,6 +376,7 @@ final class FuseLoop {
             long channelSlot = 0;
             try {
                 CURRENT.set(this);
+                slot = log.claim();
                 buffer = FuseLowLevel.allocate(bufferSize);
                 request = FuseLowLevel.allocate(BUF_BYTES);
                 channelSlot = FuseLowLevel.allocate(Long.BYTES);
@@ -368,6 +390,7 @@ final class FuseLoop {
                     lead.unlock();
                 }
                 CURRENT.remove();
+                log.giveBack(slot);
                 ReplyBuffer.release();
                 FuseLowLevel.releaseThreadMemory();
                 FuseLowLevel.free(buffer);
@@ -413,7 +436,9 @@ final class FuseLoop {
                     init.complete(FuseLowLevel.copyOut(buffer, Math.min(res, MEMORY.getInt(buffer + IN_LEN))));
                 }
                 if (releaseBeforeFirst.compareAndSet(true, false)) {
-                    released.complete(releaseBefore(MEMORY.getLong(buffer + IN_UNIQUE)));
+                    // Interrupts have odd ids (their request's id + 1); requests have even ones.
+                    long first = MEMORY.getLong(buffer + IN_UNIQUE) & ~1L;
+                    released.complete(releasedFromLog + releaseBefore(first));
                 }
                 // An unlink may take long (it syncs the backing), and while it runs, reads of the same
                 // secret wait for its lock: from the unlink's
@@ -427,9 +452,11 @@ final class FuseLoop {
                 if (unlink || unlinking.get() > 0) {
                     handOff();
                 }
+                log.begin(slot, MEMORY.getLong(buffer + IN_UNIQUE));
                 try {
                     session.process(request, MEMORY.getAddress(channelSlot));
                 } finally {
+                    log.end(slot);
                     if (unlink) {
                         unlinking.decrementAndGet();
                     }

@@ -66,14 +66,15 @@ public final class FuseMount {
     /**
      * Serves {@code fs} on a live connection that a daemon before this one served: {@code fd} is its
      * /dev/fuse descriptor, {@code init} the raw INIT request it began with, {@code mine} its mount
-     * at the claimed mount point. Returns once libfuse is ready; nothing is mounted.
+     * at the claimed mount point, {@code log} the request log it kept (requests it names are released
+     * with EIO). Returns once libfuse is ready; nothing is mounted.
      *
      * @throws MountException if libfuse cannot take the connection
      */
-    public static FuseMount takeOver(SecretFs fs, MountPoint point, MountTable.Mount mine, int fd, byte[] init)
-            throws IOException {
+    public static FuseMount takeOver(SecretFs fs, MountPoint point, MountTable.Mount mine, int fd, byte[] init,
+            RequestLog log) throws IOException {
         checkNotNull(fs, "fs");
-        FuseLoop loop = FuseLoop.takeOver(fs.operations(), point.path(), fd, init);
+        FuseLoop loop = FuseLoop.takeOver(fs.operations(), point.path(), fd, init, log);
         FuseMount mount = new FuseMount(fs, point, false, loop, Optional.of(mine));
         if (fs.initialized().getCount() != 0) {
             mount.handOver();
@@ -128,7 +129,7 @@ public final class FuseMount {
     public static FuseMount mount(SecretFs fs, Path mountPoint, boolean allowOther) throws IOException {
         MountPoint point = MountPoint.claim(mountPoint);
         try {
-            return mount(fs, point, true, allowOther);
+            return mount(fs, point, true, allowOther, RequestLog.none());
         } catch (IOException | RuntimeException e) {
             point.close();
             throw e;
@@ -136,17 +137,19 @@ public final class FuseMount {
     }
 
     /**
-     * Mounts {@code fs} at a claimed mount point and returns once the mount is live. The caller keeps
-     * the claim and lets it go after {@link #unmount()}.
+     * Mounts {@code fs} at a claimed mount point and returns once the mount is live; its workers record
+     * what they answer in {@code log}. The caller keeps the claim and lets it go after {@link
+     * #unmount()}.
      *
      * @throws MountException if the mount fails
      */
-    public static FuseMount mount(SecretFs fs, MountPoint point, boolean allowOther) throws IOException {
-        return mount(fs, point, false, allowOther);
+    public static FuseMount mount(SecretFs fs, MountPoint point, boolean allowOther, RequestLog log)
+            throws IOException {
+        return mount(fs, point, false, allowOther, log);
     }
 
-    private static FuseMount mount(SecretFs fs, MountPoint point, boolean ownsPoint, boolean allowOther)
-            throws IOException {
+    private static FuseMount mount(SecretFs fs, MountPoint point, boolean ownsPoint, boolean allowOther,
+            RequestLog log) throws IOException {
         checkNotNull(fs, "fs");
         Path where = point.path();
         // direct_io is set per open (SecretFs.open); the low-level API has no path names to hide.
@@ -158,7 +161,7 @@ public final class FuseMount {
             options.add("-o");
             options.add("allow_other");
         }
-        FuseMount mount = new FuseMount(fs, point, ownsPoint, FuseLoop.start(fs.operations(), where, options));
+        FuseMount mount = new FuseMount(fs, point, ownsPoint, FuseLoop.start(fs.operations(), where, options, log));
         mount.awaitReady();
         return mount;
     }
