@@ -229,10 +229,14 @@ declare -A reads=()
 for fs in "${all_fs[@]}"; do
 	reads[$fs]=0
 done
+# mapped FS: whether process FS maps the launcher's class-data archive (a JVM that refused it, for
+# options it was not dumped with, starts without it and says nothing).
+mapped() { if grep -q '/coco-secretfs\.jsa$' "/proc/${pid[$1]}/maps"; then echo yes; else echo no; fi; }
 for fs in "${fuse_fs[@]}"; do
 	start $fs $fs
 	sleep 1
 	record "kind=rss-mount fs=$fs $(proc $fs)"
+	case $fs in ours*) record "kind=archive fs=$fs mapped=$(mapped $fs)" ;; esac
 done
 # The idle JVM: the launcher with Idle as the main class, the jar first on the class path so that
 # the archive maps (the launcher's own `-jar JAR` after it become Idle's ignored arguments).
@@ -242,6 +246,7 @@ pid[idle-jvm]=$!
 sleep 1
 kill -0 "${pid[idle-jvm]}" 2>/dev/null || { cat "$work/idle-jvm.log" >&2; fail "the idle JVM did not start"; }
 record "kind=rss-mount fs=idle-jvm $(proc idle-jvm)"
+record "kind=archive fs=idle-jvm mapped=$(mapped idle-jvm)"
 
 # orc FS THREADS MILLIS [COUNT] ROUND: one timed run, with the server's CPU and system calls
 # around it.
