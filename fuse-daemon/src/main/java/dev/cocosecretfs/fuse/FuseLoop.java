@@ -13,6 +13,7 @@ import static dev.cocosecretfs.platform.FuseLowLevel.IN_UNIQUE;
 import static com.google.common.base.Preconditions.checkArgument;
 
 import dev.cocosecretfs.platform.FuseLowLevel;
+import dev.cocosecretfs.platform.NativeMemory;
 import dev.cocosecretfs.platform.Native;
 import dev.cocosecretfs.platform.Operations;
 import dev.cocosecretfs.platform.ReplyBuffer;
@@ -377,9 +378,9 @@ final class FuseLoop {
             try {
                 CURRENT.set(this);
                 slot = log.claim();
-                buffer = FuseLowLevel.allocate(bufferSize);
-                request = FuseLowLevel.allocate(BUF_BYTES);
-                channelSlot = FuseLowLevel.allocate(Long.BYTES);
+                buffer = NativeMemory.allocate(bufferSize);
+                request = NativeMemory.allocate(BUF_BYTES);
+                channelSlot = NativeMemory.allocate(Long.BYTES);
                 serve(request, channelSlot);
             } catch (Throwable t) {
                 LOG.log(System.Logger.Level.ERROR, "FUSE worker {0} failed: {1}", Thread.currentThread().getName(),
@@ -393,9 +394,9 @@ final class FuseLoop {
                 log.giveBack(slot);
                 ReplyBuffer.release();
                 FuseLowLevel.releaseThreadMemory();
-                FuseLowLevel.free(buffer);
-                FuseLowLevel.free(request);
-                FuseLowLevel.free(channelSlot);
+                NativeMemory.free(buffer);
+                NativeMemory.free(request);
+                NativeMemory.free(channelSlot);
                 workerEnded();
             }
         }
@@ -433,7 +434,7 @@ final class FuseLoop {
                 }
                 int opcode = MEMORY.getInt(buffer + IN_OPCODE);
                 if (opcode == FUSE_INIT && !init.isDone()) {
-                    init.complete(FuseLowLevel.copyOut(buffer, Math.min(res, MEMORY.getInt(buffer + IN_LEN))));
+                    init.complete(NativeMemory.get(buffer, Math.min(res, MEMORY.getInt(buffer + IN_LEN))));
                 }
                 if (releaseBeforeFirst.compareAndSet(true, false)) {
                     // Interrupts have odd ids (their request's id + 1); requests have even ones.
@@ -495,10 +496,10 @@ final class FuseLoop {
 
         /** Processes the connection's first INIT again, for libfuse's state; its reply goes nowhere. */
         void replay(byte[] init) {
-            long mem = FuseLowLevel.allocate(Math.max(init.length, bufferSize()));
-            long buf = FuseLowLevel.allocate(BUF_BYTES);
+            long mem = NativeMemory.allocate(Math.max(init.length, bufferSize()));
+            long buf = NativeMemory.allocate(BUF_BYTES);
             try {
-                FuseLowLevel.copyIn(mem, init);
+                NativeMemory.put(mem, init);
                 MEMORY.putLong(mem + IN_UNIQUE, REPLAY_UNIQUE);
                 MEMORY.putLong(buf + BUF_SIZE, init.length);
                 MEMORY.putInt(buf + BUF_FLAGS, 0);
@@ -507,8 +508,8 @@ final class FuseLoop {
                 MEMORY.putLong(buf + BUF_POS, 0);
                 lib.process(session, buf, channel);
             } finally {
-                FuseLowLevel.free(buf);
-                FuseLowLevel.free(mem);
+                NativeMemory.free(buf);
+                NativeMemory.free(mem);
             }
         }
 
