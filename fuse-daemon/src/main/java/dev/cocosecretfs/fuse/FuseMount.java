@@ -113,10 +113,10 @@ public final class FuseMount {
     public void handOver() {
         workers.handOver();
         try {
-            loop.get(EXIT_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-        } catch (TimeoutException e) {
-            LOG.log(System.Logger.Level.WARNING, "a request at {0} is still being answered after {1} s; handing"
-                    + " over anyway", mountPoint, String.valueOf(EXIT_TIMEOUT_SECONDS));
+            if (!ended(EXIT_TIMEOUT_SECONDS)) {
+                LOG.log(System.Logger.Level.WARNING, "a request at {0} is still being answered after {1} s; handing"
+                        + " over anyway", mountPoint, String.valueOf(EXIT_TIMEOUT_SECONDS));
+            }
         } catch (ExecutionException e) {
             LOG.log(System.Logger.Level.DEBUG, "the FUSE loop ended with an error", e.getCause());
         } catch (InterruptedException e) {

@@ -246,14 +246,10 @@ class RestartIT {
         assertThat(Files.exists(mnt.resolve(page.names.get(i)))).isTrue();
     }
 
-    void unlink(Path dir, int i, Set<Integer> deleted) {
-        assertThat(c.unlink(dir.resolve(page.names.get(i)).toString())).as("rm of secret %s", page.names.get(i)).isZero();
-        deleted.add(i);
-    }
+    /** The first daemon, the mount's device, a read-only and a read-write bind, and every fifth secret deleted. */
+    record Serving(FakeSystemd.Child first, long dev, Path ro, Path rw, Set<Integer> deleted) {}
 
-    @Test
-    @DisplayName("SIGKILL during a read storm: the next daemon takes the stored connection, both binds keep serving")
-    void sigkill() throws Exception {
+    Serving startServing() throws Exception {
         FakeSystemd.Child first = startDaemon();
         long dev = device(mnt);
         Path ro = container("ro", true);
@@ -262,6 +258,22 @@ class RestartIT {
         for (int i = 0; i < page.size(); i += 5) {
             unlink(rw, i, deleted);
         }
+        return new Serving(first, dev, ro, rw, deleted);
+    }
+
+    void unlink(Path dir, int i, Set<Integer> deleted) {
+        assertThat(c.unlink(dir.resolve(page.names.get(i)).toString())).as("rm of secret %s", page.names.get(i)).isZero();
+        deleted.add(i);
+    }
+
+    @Test
+    @DisplayName("SIGKILL during a read storm: the next daemon takes the stored connection, both binds keep serving")
+    void sigkill() throws Exception {
+        Serving at = startServing();
+        FakeSystemd.Child first = at.first();
+        Path ro = at.ro();
+        Path rw = at.rw();
+        Set<Integer> deleted = at.deleted();
         servesExactly(ro, deleted, "the read-only bind before the kill");
         refusesRm(ro, 1);
 
@@ -285,7 +297,7 @@ class RestartIT {
         servesExactly(rw, deleted, "the read-write bind after the restart");
         servesExactly(mnt, deleted, "the mount point after the restart");
         refusesRm(ro, 1);
-        assertThat(device(mnt)).as("the same mount: nothing unmounted, nothing mounted").isEqualTo(dev);
+        assertThat(device(mnt)).as("the same mount: nothing unmounted, nothing mounted").isEqualTo(at.dev());
         page.checkOnlyWiped(Files.readAllBytes(backing), deleted);
         assertThat(second.log()).contains("took over the mount at " + mnt);
         assertThat(systemd.storedNames()).as("the store after the takeover; %s", systemd.warnings())
@@ -297,14 +309,11 @@ class RestartIT {
     @Test
     @DisplayName("SIGTERM with a restart queued: the mount is handed over, the readers see no error")
     void cleanRestart() throws Exception {
-        FakeSystemd.Child first = startDaemon();
-        long dev = device(mnt);
-        Path ro = container("ro", true);
-        Path rw = container("rw", false);
-        Set<Integer> deleted = new TreeSet<>();
-        for (int i = 0; i < page.size(); i += 5) {
-            unlink(rw, i, deleted);
-        }
+        Serving at = startServing();
+        FakeSystemd.Child first = at.first();
+        Path ro = at.ro();
+        Path rw = at.rw();
+        Set<Integer> deleted = at.deleted();
         storm = new Storm(List.of(ro, rw), deleted, -1, false);
         storm.awaitOps(2000);
         // What systemctl list-jobs shows while `systemctl restart` stops the unit.
@@ -328,7 +337,7 @@ class RestartIT {
         servesExactly(ro, deleted, "the read-only bind after the restart");
         servesExactly(rw, deleted, "the read-write bind after the restart");
         refusesRm(ro, 1);
-        assertThat(device(mnt)).as("the same mount: nothing unmounted, nothing mounted").isEqualTo(dev);
+        assertThat(device(mnt)).as("the same mount: nothing unmounted, nothing mounted").isEqualTo(at.dev());
         page.checkOnlyWiped(Files.readAllBytes(backing), deleted);
         assertThat(second.log()).contains("took over the mount at " + mnt);
         assertThat(systemd.storedNames()).as("the store after the takeover; %s", systemd.warnings())
