@@ -19,7 +19,7 @@ import java.util.concurrent.TimeoutException;
 /**
  * A live mount of a {@link SecretFs}: requests are answered by the workers of a {@link FuseLoop}, and
  * the mount counts as ready only once the kernel's INIT request has reached the filesystem (not after
- * a fixed wait, as jnr-fuse's own mount does).
+ * a fixed wait, as jnr-fuse's mount did).
  */
 public final class FuseMount {
     private static final System.Logger LOG = System.getLogger(FuseMount.class.getName());
