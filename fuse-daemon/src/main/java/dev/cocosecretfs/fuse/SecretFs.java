@@ -144,11 +144,7 @@ public final class SecretFs implements Operations.Callbacks {
         if (node < 2 || node - 2 > Integer.MAX_VALUE) {
             return Optional.empty();
         }
-        return directory.byIndex((int) (node - 2)).filter(this::isLive);
-    }
-
-    private boolean isLive(Secret secret) {
-        return directory.lookup(secret.name()).filter(secret::equals).isPresent();
+        return directory.liveByIndex((int) (node - 2));
     }
 
     /**
@@ -252,7 +248,7 @@ public final class SecretFs implements Operations.Callbacks {
         }
         Secret secret = open.secret();
         long wanted = offset >= secret.length() ? 0 : Math.min(size, secret.length() - offset);
-        if (wanted == 0 && size > 0 && open.torn() && !isLive(secret)) {
+        if (wanted == 0 && size > 0 && open.torn() && !directory.isLive(secret)) {
             return EIO;
         }
         long buf = ReplyBuffer.take(wanted);

@@ -214,6 +214,17 @@ public final class SecretDirectory {
         return Optional.of(new Secret(index, table.guid(index), table.length(index) - SecretEntry.HEADER_BYTES));
     }
 
+    /** The secret of table entry {@code index} if it is live: held a secret at open, not wiped since. */
+    public Optional<Secret> liveByIndex(int index) {
+        return byIndex(index).filter(this::isLive);
+    }
+
+    /** True if {@code secret} is one of this directory's and has not been wiped. */
+    public boolean isLive(Secret secret) {
+        int i = secret.index();
+        return i >= 0 && i < table.size() && (states.get(i) & WIPED) == 0 && secret.guid().equals(table.guid(i));
+    }
+
     /** The secret at {@code position} of the listing, or empty if it has been wiped since. */
     public Optional<Secret> listedSecret(int position) {
         int i = table.liveByName(position);

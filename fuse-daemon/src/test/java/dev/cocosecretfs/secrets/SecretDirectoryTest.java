@@ -110,7 +110,11 @@ class SecretDirectoryTest {
         assertThat(directory.listed(0)).isEqualTo(A);
         assertThat(directory.listed(1)).isEqualTo(B);
         int index = directory.lookup(A).orElseThrow().index();
+        assertThat(directory.liveByIndex(index).orElseThrow().name()).isEqualTo(A);
         directory.wipe(A);
+        assertThat(directory.liveByIndex(index)).isEmpty();
+        assertThat(directory.isLive(directory.byIndex(index).orElseThrow())).isFalse();
+        assertThat(directory.isLive(directory.lookup(B).orElseThrow())).isTrue();
         assertThat(directory.listingSize()).isEqualTo(2);
         assertThat(directory.listed(0)).isNull();
         assertThat(directory.listed(1)).isEqualTo(B);
