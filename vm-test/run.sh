@@ -16,11 +16,15 @@
 #            the .deb installed there as an operator would (dpkg -i, its Depends met by
 #            the host's root; postinst has DKMS build the shim); then switch_root to
 #            systemd, which mounts /run/coco at boot. Checks (guest/systemd-checks): the
-#            mount as PID 1 sees it, readiness, the journal's priorities, rm, stop, start
-#            with the shim unloaded, SIGKILL and the automatic restart; then the package's
-#            life with a reader looping over the secrets: upgrade to a higher version while
-#            the service runs, a JDK upgrade (the trigger), dpkg -r, dpkg -P, and a fresh
-#            install. Needs `make deb deb-upgrade` first.
+#            mount as PID 1 sees it, readiness, the journal's priorities, the fd store, rm,
+#            stop, start with the shim unloaded; then, with a reader in a mount namespace of
+#            its own looping through a read-write and a read-only bind of /run/coco (probe
+#            readloop), SIGKILL and the automatic restart, systemctl restart, an upgrade to
+#            a higher version while the service runs, a JDK upgrade (the trigger): each time
+#            the next daemon takes the mount over, the same connection, and the reader never
+#            sees ENOTCONN (after the kill, EIO at most; after the others, no error at all);
+#            then a stop (the mount and the store go, the binds fail with ENOTCONN), a
+#            start, dpkg -r, dpkg -P. Needs `make deb deb-upgrade` first.
 #   phase 4  the EFI route, as on a real confidential VM: Debian's OVMF (q35) starts our
 #            UEFI application (efi/coco-efi.c), which publishes the page as OVMF's AmdSev
 #            build does and boots the kernel. Six boots: the shim loads with no
