@@ -31,7 +31,7 @@ demo: build
 
 # Unit tests, then the FUSE mount tests (*IT) against the built jar.
 java-check: deps
-	@sh $(DEPS) container fusedev
+	@sh $(DEPS) container fusedev abi
 	./mvnw -B -ntp verify
 
 # The kernel shim and the daemon on it, in a QEMU guest (TCG).

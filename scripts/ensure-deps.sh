@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Makes sure this Debian machine has what a make target needs.
-# Usage: ensure-deps.sh GROUP...   (groups: build, fuse, fusedev, container, systemd, vm, bench, deb)
+# Usage: ensure-deps.sh GROUP...   (groups: build, fuse, fusedev, abi, container, systemd, vm, bench, deb)
 # As root, missing packages are installed with apt-get; otherwise the one
 # command that would install them is printed and the script fails.
 set -eu
@@ -75,6 +75,11 @@ for group in "$@"; do
 		want linux-perf command -v perf
 		;;
 	fusedev)
+		;;
+	abi)
+		# FuseAbiTest compiles libfuse's headers to check the struct offsets written by hand.
+		want build-essential command -v gcc
+		want libfuse-dev test -f /usr/include/fuse/fuse_lowlevel.h
 		;;
 	systemd)
 		want systemd command -v systemd-analyze

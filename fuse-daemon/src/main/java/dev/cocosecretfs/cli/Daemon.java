@@ -8,6 +8,8 @@ import dev.cocosecretfs.fuse.Ownership;
 import dev.cocosecretfs.fuse.SecretFs;
 import dev.cocosecretfs.platform.ExclusiveLock;
 import dev.cocosecretfs.platform.Hardening;
+import dev.cocosecretfs.platform.Native;
+import dev.cocosecretfs.platform.ServiceJob;
 import dev.cocosecretfs.platform.SystemdNotify;
 import dev.cocosecretfs.secrets.SecretDirectory;
 import dev.cocosecretfs.store.BackingStore;
@@ -18,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import sun.misc.Signal;
 
@@ -47,9 +50,11 @@ final class Daemon {
         }
         requireOpenFiles(openFileLimit());
         harden(allowWeakHardening);
+        Optional<Handover.Inherited> inherited = Handover.take();
+        Optional<MountPoint.Mounted> mounted = inherited.flatMap(i -> takeable(i, mountPoint, backing));
         MountPoint point;
         try {
-            point = MountPoint.claim(mountPoint);
+            point = mounted.isPresent() ? mounted.get().point() : MountPoint.claim(mountPoint);
         } catch (MountException e) {
             throw new CliException(CliException.EX_FAILURE, e.getMessage());
         } catch (IOException e) {
@@ -70,30 +75,95 @@ final class Daemon {
             }
             SecretFs fs = new SecretFs(directory, ownership);
             FuseMount mount;
+            boolean kept;
             try {
-                mount = FuseMount.mount(fs, point, allowOther);
+                if (mounted.isPresent()) {
+                    Handover.Inherited from = inherited.get();
+                    mount = FuseMount.takeOver(fs, point, mounted.get().mount(), from.fd(), from.state().init(),
+                            from.log());
+                    LOG.log(System.Logger.Level.INFO, "took over the mount at {0} from the previous daemon"
+                            + " (connection {1}, {2} secrets); nothing was unmounted", mount.mountPoint(),
+                            from.state().device(), String.valueOf(directory.size()));
+                    askOnce(mount.mountPoint());
+                    kept = true;
+                } else {
+                    Handover.Log log = Handover.newLog();
+                    mount = FuseMount.mount(fs, point, allowOther, log.log());
+                    LOG.log(System.Logger.Level.INFO, "mounted {0} secrets from {1} at {2}",
+                            String.valueOf(directory.size()), store.describe(), mount.mountPoint());
+                    kept = Handover.store(mount, realPath(backing), mount.initRequest().getNow(null), log);
+                }
             } catch (MountException e) {
+                inherited.ifPresent(i -> Handover.abandon(i, e.getMessage()));
                 throw new CliException(CliException.EX_FAILURE, e.getMessage());
             } catch (IOException e) {
                 throw new CliException(CliException.EX_FAILURE, "mount point " + point.path() + ": " + e.getMessage());
             }
-            LOG.log(System.Logger.Level.INFO, "mounted {0} secrets from {1} at {2}", String.valueOf(directory.size()),
-                    store.describe(), mount.mountPoint());
-            SystemdNotify.ready("mounted " + directory.size() + " secrets at " + mount.mountPoint());
+            SystemdNotify.ready("serving " + directory.size() + " secrets at " + mount.mountPoint());
             onReady.run();
 
             CompletableFuture.anyOf(stop, mount.loop()).join();
-            if (stop.isDone()) {
+            if (stop.isDone() && kept && ServiceJob.restartQueued()) {
+                LOG.log(System.Logger.Level.INFO, "{0}: a restart is queued; handing the mount at {1} over to the"
+                        + " next daemon", stop.join(), mount.mountPoint());
+                SystemdNotify.stopping();
+                mount.handOver();
+            } else if (stop.isDone()) {
                 LOG.log(System.Logger.Level.INFO, "{0}: unmounting {1}", stop.join(), mount.mountPoint());
                 SystemdNotify.stopping();
                 report(mount.unmount(), mount.mountPoint());
+                Handover.forget();
             } else {
                 LOG.log(System.Logger.Level.WARNING, "{0} was unmounted from outside; exiting", mount.mountPoint());
                 mount.unmount();
+                Handover.forget();
             }
         } catch (IOException e) {
             LOG.log(System.Logger.Level.WARNING, "closing {0}: {1}", backing, e.getMessage());
         }
+    }
+
+    /**
+     * The mount point and mount of a connection handed over, if this daemon may serve it: the same
+     * mount point and page as the daemon that stored it, still mounted there. Otherwise the connection
+     * is given up (see {@link Handover#abandon}).
+     */
+    private static Optional<MountPoint.Mounted> takeable(Handover.Inherited inherited, Path mountPoint,
+            Path backing) {
+        try {
+            if (!realPath(backing).equals(inherited.state().backing())) {
+                Handover.abandon(inherited, "it serves " + inherited.state().backing() + ", not " + backing);
+                return Optional.empty();
+            }
+            Optional<MountPoint.Mounted> mounted = MountPoint.claimMounted(mountPoint, inherited.state().device());
+            if (mounted.isEmpty() || !mounted.get().point().path().equals(inherited.state().mountPoint())) {
+                Handover.abandon(inherited, "its mount (" + inherited.state().device() + " at "
+                        + inherited.state().mountPoint() + ") is not the one on top at " + mountPoint);
+                return Optional.empty();
+            }
+            return mounted;
+        } catch (IOException | RuntimeException e) {
+            Handover.abandon(inherited, e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    private static Path realPath(Path backing) {
+        try {
+            return backing.toRealPath();
+        } catch (IOException e) {
+            return backing.toAbsolutePath().normalize();
+        }
+    }
+
+    /**
+     * Asks the mount once (statfs), on a thread of its own, so that a first request reaches the loop
+     * soon after a takeover: reading it is what releases requests the daemon before left unanswered.
+     */
+    private static void askOnce(Path where) {
+        Thread statfs = new Thread(() -> Native.libc().statfs(where.toString(), new byte[256]), "takeover-probe");
+        statfs.setDaemon(true);
+        statfs.start();
     }
 
     private static void report(FuseMount.Unmount outcome, Path where) {

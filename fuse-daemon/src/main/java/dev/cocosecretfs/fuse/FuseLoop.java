@@ -1,31 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.cocosecretfs.fuse;
 
-import static dev.cocosecretfs.fuse.FuseStructs.ARGS_ARGC;
-import static dev.cocosecretfs.fuse.FuseStructs.ARGS_ARGV;
-import static dev.cocosecretfs.fuse.FuseStructs.ARGS_BYTES;
-import static dev.cocosecretfs.fuse.FuseStructs.BUF_BYTES;
-import static dev.cocosecretfs.fuse.FuseStructs.BUF_FD;
-import static dev.cocosecretfs.fuse.FuseStructs.BUF_FLAGS;
-import static dev.cocosecretfs.fuse.FuseStructs.BUF_MEM;
-import static dev.cocosecretfs.fuse.FuseStructs.BUF_POS;
-import static dev.cocosecretfs.fuse.FuseStructs.BUF_SIZE;
-import static dev.cocosecretfs.fuse.FuseStructs.IN_HEADER_BYTES;
-import static dev.cocosecretfs.fuse.FuseStructs.IN_LEN;
-import static dev.cocosecretfs.fuse.FuseStructs.IN_NODEID;
-import static dev.cocosecretfs.fuse.FuseStructs.IN_OPCODE;
+import static dev.cocosecretfs.platform.FuseLowLevel.BUF_BYTES;
+import static dev.cocosecretfs.platform.FuseLowLevel.BUF_FD;
+import static dev.cocosecretfs.platform.FuseLowLevel.BUF_FLAGS;
+import static dev.cocosecretfs.platform.FuseLowLevel.BUF_MEM;
+import static dev.cocosecretfs.platform.FuseLowLevel.BUF_POS;
+import static dev.cocosecretfs.platform.FuseLowLevel.BUF_SIZE;
+import static dev.cocosecretfs.platform.FuseLowLevel.IN_LEN;
+import static dev.cocosecretfs.platform.FuseLowLevel.IN_OPCODE;
+import static dev.cocosecretfs.platform.FuseLowLevel.IN_UNIQUE;
 import static com.google.common.base.Preconditions.checkArgument;
 
-import dev.cocosecretfs.platform.FuseSession;
+import dev.cocosecretfs.platform.FuseLowLevel;
 import dev.cocosecretfs.platform.Native;
+import dev.cocosecretfs.platform.Operations;
+import dev.cocosecretfs.platform.ReplyBuffer;
 import com.kenai.jffi.MemoryIO;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
-import jnr.ffi.Struct;
 
 /**
  * libfuse's session driven by a pool of Java threads in the leader/followers pattern, instead of
@@ -37,7 +35,7 @@ import jnr.ffi.Struct;
  * arrives on the thread that is already running, with no hand-over to another thread, which is what
  * makes libfuse's multithreaded loop cost about twice the CPU per request. The one request that may
  * take long is an unlink (the wipe syncs the backing), and while it runs, requests for the same name
- * wait for it (inside libfuse, which holds the name, or on the secret's lock): from an unlink's
+ * wait for it (on the secret's lock, and in the kernel, which holds the directory): from an unlink's
  * arrival until no unlink is left in progress, the leader hands the lead to a follower (starting one
  * if none waits) before it answers anything, so one slow request never holds up the others. It is
  * multithreaded where it matters; SlowWipeIT holds it to that.
@@ -56,8 +54,15 @@ final class FuseLoop {
 
     /** Followers kept waiting after a slow request; more than that end. */
     private static final int SPARE_FOLLOWERS = 2;
-    static final int FUSE_LOOKUP = 1;
     static final int FUSE_UNLINK = 10;
+    static final int FUSE_INIT = 26;
+    /**
+     * Request ids below the first one a daemon taking over reads that it answers with an error, in
+     * case the daemon before it had read them and died before it could answer (ids grow by 2; the
+     * kernel refuses, and ignores, a reply for an id that is not waiting for one).
+     */
+    static final int RELEASE_WINDOW = 1024;
+    private static final int EIO = 5;
     /** fuse_buf_flags: the request is still in the device (libfuse's splice_read, not used here). */
     private static final int FUSE_BUF_IS_FD = 1 << 1;
     private static final int EINTR = 4;
@@ -81,6 +86,11 @@ final class FuseLoop {
          */
         int receive(long request, long channelSlot);
 
+        /** The /dev/fuse descriptor of the connection; -1 if there is none. */
+        default int deviceFd() {
+            return -1;
+        }
+
         /** Answers a request on this thread. */
         void process(long request, long channel);
 
@@ -98,6 +108,14 @@ final class FuseLoop {
 
         /** Unmounts (lazily: libfuse always does), closes the channel and frees libfuse's state. */
         void close();
+
+        /**
+         * Answers the request of id {@code unique}, which this process never read, with an error:
+         * 0, or a negative errno (ENOENT: no such request waits).
+         */
+        default int release(long unique, int errno) {
+            return 0;
+        }
     }
 
     private final Session session;
@@ -109,61 +127,99 @@ final class FuseLoop {
     /** Unlinks received and not yet answered. */
     private final AtomicInteger unlinking = new AtomicInteger();
     private final CompletableFuture<Integer> ended = new CompletableFuture<>();
+    private final CompletableFuture<byte[]> init = new CompletableFuture<>();
+    /** Set on a takeover: the first request read releases those before it (see {@link #RELEASE_WINDOW}). */
+    private final AtomicBoolean releaseBeforeFirst = new AtomicBoolean();
+    private final CompletableFuture<Integer> released = new CompletableFuture<>();
+    /** Requests of the daemon before that its request log named, released at the takeover. */
+    private int releasedFromLog;
     private volatile boolean stopping;
+    /** Ended by {@link #handOver()}: the connection stays, for the next daemon. */
+    private volatile boolean handingOver;
+
+    private final RequestLog log;
 
     FuseLoop(Session session, ThreadFactory threads) {
+        this(session, threads, RequestLog.none());
+    }
+
+    FuseLoop(Session session, ThreadFactory threads, RequestLog log) {
         this.session = session;
         this.threads = threads;
         this.bufferSize = session.bufferSize();
+        this.log = log;
     }
 
     /**
-     * Mounts {@code ops} at {@code mountPoint} with libfuse's command-line {@code options} (as {@code -o}
+     * Mounts {@code ops} at {@code mountPoint} with libfuse's mount {@code options} (as {@code -o}
      * pairs) and starts the workers. The kernel's INIT request is answered by them like any other.
      *
      * @return the running loop
      * @throws MountException if libfuse cannot mount or set up the filesystem (it has printed why)
      */
-    static FuseLoop start(Struct ops, Path mountPoint, List<String> options) throws MountException {
+    static FuseLoop start(Operations ops, Path mountPoint, List<String> options, RequestLog log)
+            throws MountException {
         checkArgument(mountPoint.isAbsolute(), "mount point %s is not absolute", mountPoint);
-        FuseSession lib = FuseSession.load();
+        FuseLowLevel lib = FuseLowLevel.get();
         String where = mountPoint.toString();
-        long[] strings = new long[options.size() + 1];
-        long argv = FuseSession.allocate((long) (strings.length + 1) * Long.BYTES);
-        long args = FuseSession.allocate(ARGS_BYTES);
-        // jnr-fuse builds the table in Java memory; fuse_new copies it, so a native copy for the call will do.
-        int opsSize = Struct.size(ops);
-        byte[] table = new byte[opsSize];
-        Struct.getMemory(ops).get(0, table, 0, opsSize);
-        long opsCopy = FuseSession.allocate(opsSize);
-        MEMORY.putByteArray(opsCopy, table, 0, opsSize);
-        try {
-            for (int i = 0; i < strings.length; i++) {
-                strings[i] = FuseSession.cString(i == 0 ? SecretFs.FS_NAME : options.get(i - 1));
-                MEMORY.putAddress(argv + (long) i * Long.BYTES, strings[i]);
-            }
-            MEMORY.putInt(args + ARGS_ARGC, strings.length);
-            MEMORY.putAddress(args + ARGS_ARGV, argv);
-            long channel = lib.mount(where, args);
+        try (FuseLowLevel.Args mountArgs = new FuseLowLevel.Args(SecretFs.FS_NAME, options);
+                FuseLowLevel.Args sessionArgs = new FuseLowLevel.Args(SecretFs.FS_NAME, List.of())) {
+            long channel = lib.mount(where, mountArgs.address());
             if (channel == 0) {
                 throw new MountException("mounting at " + mountPoint + " failed (see libfuse's message above)");
             }
-            long fuse = lib.newFuse(channel, args, opsCopy, opsSize);
-            if (fuse == 0) {
+            long session = lib.newSession(sessionArgs.address(), ops);
+            if (session == 0) {
                 lib.unmount(where, channel);
                 throw new MountException("setting up the filesystem at " + mountPoint
                         + " failed (see libfuse's message above)");
             }
-            return new FuseLoop(new Libfuse(lib, where, fuse, channel), new Workers()).run();
-        } finally {
-            lib.freeArgs(args); // what libfuse allocated while parsing; ours (allocated == 0) stays
-            for (long string : strings) {
-                FuseSession.free(string);
-            }
-            FuseSession.free(argv);
-            FuseSession.free(args);
-            FuseSession.free(opsCopy);
+            lib.addChannel(session, channel);
+            log.clear();
+            return new FuseLoop(new Libfuse(lib, where, session, channel), new Workers(), log).run();
         }
+    }
+
+    /**
+     * Serves {@code ops} on the live connection of an open /dev/fuse descriptor {@code fd}, mounted at
+     * {@code mountPoint}, which a daemon before this one served: libfuse is put in the state that the
+     * connection's first INIT ({@code init}, the raw request) negotiated, since the kernel sends INIT
+     * once per connection; then the workers start. The first request they read releases any that the
+     * daemon before had read and not answered.
+     *
+     * @throws MountException if libfuse cannot set up the session on {@code fd}
+     */
+    static FuseLoop takeOver(Operations ops, Path mountPoint, int fd, byte[] init, RequestLog log)
+            throws MountException {
+        checkArgument(mountPoint.isAbsolute(), "mount point %s is not absolute", mountPoint);
+        FuseLowLevel lib = FuseLowLevel.get();
+        long channel = lib.channelOn(fd);
+        if (channel == 0) {
+            throw new MountException("cannot serve the FUSE connection handed over for " + mountPoint);
+        }
+        long session;
+        try (FuseLowLevel.Args sessionArgs = new FuseLowLevel.Args(SecretFs.FS_NAME, List.of())) {
+            session = lib.newSession(sessionArgs.address(), ops);
+        }
+        if (session == 0) {
+            throw new MountException("setting up the filesystem at " + mountPoint
+                    + " failed (see libfuse's message above)");
+        }
+        lib.addChannel(session, channel);
+        Libfuse libfuse = new Libfuse(lib, mountPoint.toString(), session, channel);
+        libfuse.replay(init);
+        FuseLoop loop = new FuseLoop(libfuse, new Workers(), log);
+        int logged = 0;
+        for (long id : log.pending()) {
+            if (libfuse.release(id, EIO) == 0) {
+                logged++;
+            }
+        }
+        log.clear();
+        loop.releasedFromLog = logged;
+        loop.releaseBeforeFirst.set(true);
+        loop.init.complete(init.clone());
+        return loop.run();
     }
 
     /** Starts the first workers; if none can be started the loop has ended already. */
@@ -180,6 +236,36 @@ final class FuseLoop {
         return ended;
     }
 
+    /** The connection's /dev/fuse descriptor. */
+    int deviceFd() {
+        return session.deviceFd();
+    }
+
+    /** Completes with the raw bytes of the connection's INIT request, once it has been answered. */
+    CompletableFuture<byte[]> initRequest() {
+        return init;
+    }
+
+    /**
+     * After a takeover, completes with how many requests of the daemon before were released (answered
+     * with EIO), once the first request has been read.
+     */
+    CompletableFuture<Integer> released() {
+        return released;
+    }
+
+    /**
+     * Ends the loop and leaves the connection to the next daemon: no request is taken from the kernel
+     * after this, every one taken is answered, and nothing is unmounted or closed (the descriptor
+     * lives on in systemd's store). The worker waiting in read(2) is woken by a statfs, which it
+     * answers like any other request (the session is not exited, so nothing read is dropped).
+     */
+    void handOver() {
+        handingOver = true;
+        stopping = true;
+        session.wake();
+    }
+
     /**
      * Ends the loop whatever is still open in the mount: the worker waiting for a request is woken,
      * every worker ends once it has answered what it holds, and the last one unmounts (lazily, so
@@ -192,31 +278,6 @@ final class FuseLoop {
     /** Workers now running, for tests. */
     int workers() {
         return workers.get();
-    }
-
-    /**
-     * The node id of the request the current thread is answering, or 0 off the loop's threads. In
-     * libfuse's high-level API (without {@code use_ino}) this is the inode number the kernel reports.
-     */
-    static long currentNode() {
-        Worker worker = CURRENT.get();
-        return worker == null ? 0 : MEMORY.getLong(worker.buffer + IN_NODEID);
-    }
-
-    /**
-     * Length in bytes of the name that the LOOKUP request the current thread is answering asks for, or
-     * -1 if it answers something else. The name as the kernel sent it: the path libfuse hands the
-     * filesystem is decoded into a Java string, where bytes that are not UTF-8 are no longer counted
-     * as they were.
-     */
-    static int currentLookupNameBytes() {
-        Worker worker = CURRENT.get();
-        if (worker == null || MEMORY.getInt(worker.buffer + IN_OPCODE) != FUSE_LOOKUP) {
-            return -1;
-        }
-        long length = MEMORY.getInt(worker.buffer + IN_LEN) - IN_HEADER_BYTES;
-        long nul = MEMORY.indexOf(worker.buffer + IN_HEADER_BYTES, (byte) 0, (int) Math.max(0, length));
-        return nul < 0 ? -1 : (int) nul;
     }
 
     /**
@@ -263,15 +324,39 @@ final class FuseLoop {
     private void finish() {
         stopping = true;
         try {
-            session.close();
+            if (!handingOver) {
+                session.close();
+            }
             ended.complete(0);
         } catch (Throwable t) {
             ended.completeExceptionally(t);
         }
     }
 
+    /**
+     * Answers with EIO every request id in the window below {@code first} that is still waiting for an
+     * answer: on a takeover, {@code first} is the first request this daemon read, so any older one
+     * still waiting was read by the daemon before, which died before answering it.
+     *
+     * @return how many were waiting
+     */
+    private int releaseBefore(long first) {
+        int count = 0;
+        for (long id = first - 2; id > 0 && id >= first - 2L * RELEASE_WINDOW; id -= 2) {
+            if (session.release(id, EIO) == 0) {
+                count++;
+            }
+        }
+        if (count > 0) {
+            LOG.log(System.Logger.Level.WARNING, "released {0} requests that the daemon before had not answered"
+                    + " (their callers get EIO)", String.valueOf(count));
+        }
+        return count;
+    }
+
     private final class Worker implements Runnable {
         private long buffer;
+        private int slot = -1;
 
         FuseLoop loop() {
             return FuseLoop.this;
@@ -291,9 +376,10 @@ final class FuseLoop {
             long channelSlot = 0;
             try {
                 CURRENT.set(this);
-                buffer = FuseSession.allocate(bufferSize);
-                request = FuseSession.allocate(BUF_BYTES);
-                channelSlot = FuseSession.allocate(Long.BYTES);
+                slot = log.claim();
+                buffer = FuseLowLevel.allocate(bufferSize);
+                request = FuseLowLevel.allocate(BUF_BYTES);
+                channelSlot = FuseLowLevel.allocate(Long.BYTES);
                 serve(request, channelSlot);
             } catch (Throwable t) {
                 LOG.log(System.Logger.Level.ERROR, "FUSE worker {0} failed: {1}", Thread.currentThread().getName(),
@@ -304,9 +390,12 @@ final class FuseLoop {
                     lead.unlock();
                 }
                 CURRENT.remove();
-                FuseSession.free(buffer);
-                FuseSession.free(request);
-                FuseSession.free(channelSlot);
+                log.giveBack(slot);
+                ReplyBuffer.release();
+                FuseLowLevel.releaseThreadMemory();
+                FuseLowLevel.free(buffer);
+                FuseLowLevel.free(request);
+                FuseLowLevel.free(channelSlot);
                 workerEnded();
             }
         }
@@ -342,11 +431,20 @@ final class FuseLoop {
                     endAll(false); // this worker leads: nobody else waits in receive
                     return;
                 }
-                // An unlink may take long (it syncs the backing), and while it runs, libfuse holds its
-                // path, so any other request for the same name waits inside libfuse: from the unlink's
+                int opcode = MEMORY.getInt(buffer + IN_OPCODE);
+                if (opcode == FUSE_INIT && !init.isDone()) {
+                    init.complete(FuseLowLevel.copyOut(buffer, Math.min(res, MEMORY.getInt(buffer + IN_LEN))));
+                }
+                if (releaseBeforeFirst.compareAndSet(true, false)) {
+                    // Interrupts have odd ids (their request's id + 1); requests have even ones.
+                    long first = MEMORY.getLong(buffer + IN_UNIQUE) & ~1L;
+                    released.complete(releasedFromLog + releaseBefore(first));
+                }
+                // An unlink may take long (it syncs the backing), and while it runs, reads of the same
+                // secret wait for its lock: from the unlink's
                 // arrival until the last one in progress ends, every request is answered on a thread
                 // that has given up the lead, as in libfuse's own multithreaded loop.
-                boolean unlink = MEMORY.getInt(buffer + IN_OPCODE) == FUSE_UNLINK
+                boolean unlink = opcode == FUSE_UNLINK
                         || (MEMORY.getInt(request + BUF_FLAGS) & FUSE_BUF_IS_FD) != 0; // unknown: as slow
                 if (unlink) {
                     unlinking.incrementAndGet();
@@ -354,9 +452,11 @@ final class FuseLoop {
                 if (unlink || unlinking.get() > 0) {
                     handOff();
                 }
+                log.begin(slot, MEMORY.getLong(buffer + IN_UNIQUE));
                 try {
                     session.process(request, MEMORY.getAddress(channelSlot));
                 } finally {
+                    log.end(slot);
                     if (unlink) {
                         unlinking.decrementAndGet();
                     }
@@ -377,20 +477,39 @@ final class FuseLoop {
         }
     }
 
-    /** The session of a filesystem mounted through libfuse. */
+    /** The low-level session of a filesystem mounted through libfuse. */
     private static final class Libfuse implements Session {
-        private final FuseSession lib;
+        /** An id the kernel never gives a request: its INIT reply is refused (ENOENT) and changes nothing. */
+        private static final long REPLAY_UNIQUE = 1L << 62;
+        private final FuseLowLevel lib;
         private final String mountPoint;
-        private final long fuse;
         private final long session;
         private final long channel;
 
-        Libfuse(FuseSession lib, String mountPoint, long fuse, long channel) {
+        Libfuse(FuseLowLevel lib, String mountPoint, long session, long channel) {
             this.lib = lib;
             this.mountPoint = mountPoint;
-            this.fuse = fuse;
+            this.session = session;
             this.channel = channel;
-            this.session = lib.session(fuse);
+        }
+
+        /** Processes the connection's first INIT again, for libfuse's state; its reply goes nowhere. */
+        void replay(byte[] init) {
+            long mem = FuseLowLevel.allocate(Math.max(init.length, bufferSize()));
+            long buf = FuseLowLevel.allocate(BUF_BYTES);
+            try {
+                FuseLowLevel.copyIn(mem, init);
+                MEMORY.putLong(mem + IN_UNIQUE, REPLAY_UNIQUE);
+                MEMORY.putLong(buf + BUF_SIZE, init.length);
+                MEMORY.putInt(buf + BUF_FLAGS, 0);
+                MEMORY.putAddress(buf + BUF_MEM, mem);
+                MEMORY.putInt(buf + BUF_FD, -1);
+                MEMORY.putLong(buf + BUF_POS, 0);
+                lib.process(session, buf, channel);
+            } finally {
+                FuseLowLevel.free(buf);
+                FuseLowLevel.free(mem);
+            }
         }
 
         @Override
@@ -420,9 +539,9 @@ final class FuseLoop {
 
         /**
          * A statfs of the mount point, on a thread of its own: the kernel sends the daemon a request,
-         * which the worker in receive takes and drops (libfuse answers nothing once the session has
-         * exited); the statfs ends when the channel closes. Nothing else reaches a worker blocked in
-         * read(2) on /dev/fuse: closing the descriptor does not, and libfuse's own loop cancels its
+         * which the worker in receive takes (and answers, or drops once the session has exited); the
+         * statfs ends when it is answered or the channel closes. Nothing else reaches a worker blocked
+         * in read(2) on /dev/fuse: closing the descriptor does not, and libfuse's own loop cancels its
          * threads instead.
          */
         @Override
@@ -443,9 +562,19 @@ final class FuseLoop {
         }
 
         @Override
+        public int deviceFd() {
+            return lib.channelFd(channel);
+        }
+
+        @Override
+        public int release(long unique, int errno) {
+            return lib.sendError(channel, unique, errno);
+        }
+
+        @Override
         public void close() {
             lib.unmount(mountPoint, channel);
-            lib.destroy(fuse);
+            lib.destroySession(session);
         }
     }
 }

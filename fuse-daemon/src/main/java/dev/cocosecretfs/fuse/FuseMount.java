@@ -49,13 +49,77 @@ public final class FuseMount {
     private final Optional<MountTable.Mount> ours;
 
     private FuseMount(SecretFs fs, MountPoint point, boolean ownsPoint, FuseLoop loop) {
+        this(fs, point, ownsPoint, loop, identify(point.path()));
+    }
+
+    private FuseMount(SecretFs fs, MountPoint point, boolean ownsPoint, FuseLoop loop,
+            Optional<MountTable.Mount> ours) {
         this.fs = fs;
         this.point = point;
         this.ownsPoint = ownsPoint;
         this.mountPoint = point.path();
         this.workers = loop;
         this.loop = loop.ended();
-        this.ours = identify(mountPoint);
+        this.ours = ours;
+    }
+
+    /**
+     * Serves {@code fs} on a live connection that a daemon before this one served: {@code fd} is its
+     * /dev/fuse descriptor, {@code init} the raw INIT request it began with, {@code mine} its mount
+     * at the claimed mount point, {@code log} the request log it kept (requests it names are released
+     * with EIO). Returns once libfuse is ready; nothing is mounted.
+     *
+     * @throws MountException if libfuse cannot take the connection
+     */
+    public static FuseMount takeOver(SecretFs fs, MountPoint point, MountTable.Mount mine, int fd, byte[] init,
+            RequestLog log) throws IOException {
+        checkNotNull(fs, "fs");
+        FuseLoop loop = FuseLoop.takeOver(fs.operations(), point.path(), fd, init, log);
+        FuseMount mount = new FuseMount(fs, point, false, loop, Optional.of(mine));
+        if (fs.initialized().getCount() != 0) {
+            mount.handOver();
+            throw new MountException("libfuse did not take the INIT handed over for " + point.path());
+        }
+        return mount;
+    }
+
+    /** Our mount as mountinfo lists it, if it could be told apart from others. */
+    public Optional<MountTable.Mount> mountInfo() {
+        return ours;
+    }
+
+    /** The /dev/fuse descriptor of the connection, to hand over to the next daemon. */
+    public int deviceFd() {
+        return workers.deviceFd();
+    }
+
+    /** The raw INIT request the connection began with, once it has been answered. */
+    public CompletableFuture<byte[]> initRequest() {
+        return workers.initRequest();
+    }
+
+    /** After a takeover: how many requests the daemon before had left unanswered, once known. */
+    public CompletableFuture<Integer> released() {
+        return workers.released();
+    }
+
+    /**
+     * Stops serving and leaves the mount and its connection as they are, for the next daemon: every
+     * request already taken is answered, none is taken after. Returns once the workers have ended (or
+     * after a bound, if a request is still being answered).
+     */
+    public void handOver() {
+        workers.handOver();
+        try {
+            loop.get(EXIT_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+            LOG.log(System.Logger.Level.WARNING, "a request at {0} is still being answered after {1} s; handing"
+                    + " over anyway", mountPoint, String.valueOf(EXIT_TIMEOUT_SECONDS));
+        } catch (ExecutionException e) {
+            LOG.log(System.Logger.Level.DEBUG, "the FUSE loop ended with an error", e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /**
@@ -65,7 +129,7 @@ public final class FuseMount {
     public static FuseMount mount(SecretFs fs, Path mountPoint, boolean allowOther) throws IOException {
         MountPoint point = MountPoint.claim(mountPoint);
         try {
-            return mount(fs, point, true, allowOther);
+            return mount(fs, point, true, allowOther, RequestLog.none());
         } catch (IOException | RuntimeException e) {
             point.close();
             throw e;
@@ -73,31 +137,31 @@ public final class FuseMount {
     }
 
     /**
-     * Mounts {@code fs} at a claimed mount point and returns once the mount is live. The caller keeps
-     * the claim and lets it go after {@link #unmount()}.
+     * Mounts {@code fs} at a claimed mount point and returns once the mount is live; its workers record
+     * what they answer in {@code log}. The caller keeps the claim and lets it go after {@link
+     * #unmount()}.
      *
      * @throws MountException if the mount fails
      */
-    public static FuseMount mount(SecretFs fs, MountPoint point, boolean allowOther) throws IOException {
-        return mount(fs, point, false, allowOther);
+    public static FuseMount mount(SecretFs fs, MountPoint point, boolean allowOther, RequestLog log)
+            throws IOException {
+        return mount(fs, point, false, allowOther, log);
     }
 
-    private static FuseMount mount(SecretFs fs, MountPoint point, boolean ownsPoint, boolean allowOther)
-            throws IOException {
+    private static FuseMount mount(SecretFs fs, MountPoint point, boolean ownsPoint, boolean allowOther,
+            RequestLog log) throws IOException {
         checkNotNull(fs, "fs");
         Path where = point.path();
+        // direct_io is set per open (SecretFs.open); the low-level API has no path names to hide.
         List<String> options = new ArrayList<>(List.of(
-                "-o", "direct_io", // no page cache: a secret's bytes stay out of kernel memory
                 "-o", "default_permissions", // the kernel enforces the files' modes
-                // Unlink an open file for real: without it libfuse renames it to .fuse_hidden* instead.
-                "-o", "hard_remove",
                 "-o", "fsname=" + SecretFs.FS_NAME,
                 "-o", "subtype=" + SecretFs.FS_NAME));
         if (allowOther) {
             options.add("-o");
             options.add("allow_other");
         }
-        FuseMount mount = new FuseMount(fs, point, ownsPoint, FuseLoop.start(fs.operations(), where, options));
+        FuseMount mount = new FuseMount(fs, point, ownsPoint, FuseLoop.start(fs.operations(), where, options, log));
         mount.awaitReady();
         return mount;
     }

@@ -70,8 +70,34 @@ public final class MountPoint implements Closeable {
     /** Lets another daemon have the mount point. */
     @Override
     public void close() {
-        lock.close();
+        if (lock != null) {
+            lock.close();
+        }
     }
+
+    /**
+     * Resolves {@code mountPoint} for a takeover of the connection mounted there: the topmost mount at
+     * its real path must be a coco-secretfs mount of device {@code device} ({@code major:minor} as
+     * mountinfo lists it). Unlike {@link #claim}, this neither probes the mount (nobody answers it
+     * until the takeover) nor locks the directory (opening it would ask the same mount): the lock on
+     * the backing makes this the one daemon of the page, and a daemon started by hand at the same path
+     * finds a live mount there and stops.
+     *
+     * @return the mount point and the mount, or empty if that mount is no longer there, on top
+     */
+    public static Optional<Mounted> claimMounted(Path mountPoint, String device) throws IOException {
+        checkNotNull(mountPoint, "mountPoint");
+        Path where = resolve(mountPoint, mountPoints(MountTable.all()));
+        Optional<MountTable.Mount> top = MountTable.at(where);
+        if (top.isEmpty() || !top.get().device().equals(device)
+                || !top.get().type().equals("fuse." + SecretFs.FS_NAME)) {
+            return Optional.empty();
+        }
+        return Optional.of(new Mounted(new MountPoint(where, null), top.get()));
+    }
+
+    /** A mount point claimed for a takeover, and the mount there. */
+    public record Mounted(MountPoint point, MountTable.Mount mount) {}
 
     /**
      * Resolves {@code mountPoint} and claims it: no mount there (a dead FUSE mount is unmounted), an

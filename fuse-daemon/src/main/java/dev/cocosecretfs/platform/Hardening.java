@@ -3,7 +3,6 @@ package dev.cocosecretfs.platform;
 
 import java.util.ArrayList;
 import java.util.List;
-import jnr.ffi.Pointer;
 
 /**
  * Process settings that keep secrets from leaking out of the daemon's memory: no core dumps, no
@@ -122,13 +121,12 @@ public final class Hardening {
      */
     public static boolean freedRepliesAreOverwritten() {
         long size = ReplyMemory.MIN_BYTES;
-        Pointer first = ReplyMemory.allocate(size);
-        first.setMemory(0, size, PROBE_FILL);
+        long first = ReplyMemory.allocate(size);
+        NativeMemory.fill(first, size, PROBE_FILL);
         ReplyMemory.free(first);
-        Pointer second = ReplyMemory.allocate(size);
+        long second = ReplyMemory.allocate(size);
         try {
-            byte[] bytes = new byte[(int) size];
-            second.get(0, bytes, 0, bytes.length);
+            byte[] bytes = NativeMemory.get(second, (int) size);
             for (byte b : bytes) {
                 if (b != ALLOCATED_FILL) {
                     return false;

@@ -3,8 +3,6 @@ package dev.cocosecretfs.platform;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
-import jnr.ffi.Pointer;
-
 /**
  * Native memory for FUSE replies that carry secret bytes. libfuse sends such a buffer and then frees
  * it itself, so the daemon never gets a chance to clear it; what clears it is glibc, which fills
@@ -32,15 +30,15 @@ public final class ReplyMemory {
 
     /**
      * Allocates room for {@code size} bytes with glibc's malloc, to be freed by libfuse or by
-     * {@link #free}. The pointer's {@link Pointer#size()} is {@code size}; the chunk behind it is
-     * larger.
+     * {@link #free}. The chunk behind the address is larger ({@link #paddedSize}); the caller uses
+     * {@code size} bytes of it.
      *
+     * @return the buffer's address, never 0
      * @throws OutOfMemoryError if malloc fails
      */
-    public static Pointer allocate(long size) {
+    public static long allocate(long size) {
         checkArgument(size >= 0, "size %s is negative", size);
-        Pointer p = malloc(paddedSize(size));
-        return Pointer.wrap(p.getRuntime(), p.address(), size);
+        return malloc(paddedSize(size));
     }
 
     /**
@@ -50,23 +48,26 @@ public final class ReplyMemory {
      *
      * @throws OutOfMemoryError if malloc fails
      */
-    public static Pointer allocateVector(long size) {
+    public static long allocateVector(long size) {
         checkArgument(size > 0, "size %s is not positive", size);
         return malloc(size);
     }
 
-    private static Pointer malloc(long bytes) {
-        Pointer p = Native.libc().malloc(bytes);
-        if (p == null || p.address() == 0) {
+    private static long malloc(long bytes) {
+        long address = Native.libc().malloc(bytes);
+        if (address == 0) {
             throw new OutOfMemoryError("malloc(" + bytes + ") failed");
         }
-        return p;
+        return address;
     }
 
-    /** Frees a buffer of {@link #allocate} or {@link #allocateVector} that was not handed to libfuse. */
-    public static void free(Pointer p) {
-        if (p != null) {
-            Native.libc().free(p);
+    /**
+     * Frees a buffer of {@link #allocate} or {@link #allocateVector} that was not handed to libfuse;
+     * 0 is ignored.
+     */
+    public static void free(long address) {
+        if (address != 0) {
+            Native.libc().free(address);
         }
     }
 

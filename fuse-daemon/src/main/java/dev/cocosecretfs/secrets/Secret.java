@@ -23,22 +23,16 @@ public final class Secret {
         return guid.toString();
     }
 
-    /**
-     * A number of its own within its directory, from 1, that stays the secret's for the life of the
-     * directory: FUSE file handles are these, so a read finds its secret without a table of open
-     * files (see {@link SecretDirectory#byHandle}).
-     */
-    public long handle() {
-        return index + 1L;
-    }
-
     /** Length of the secret in bytes. */
     public long length() {
         return length;
     }
 
-    /** The index of its entry in the directory's table. */
-    int index() {
+    /**
+     * The index of its entry in the directory's table. An entry keeps its place for the life of the
+     * page (a wipe zeroes it in place), so this names the same secret for every reader of the page.
+     */
+    public int index() {
         return index;
     }
 

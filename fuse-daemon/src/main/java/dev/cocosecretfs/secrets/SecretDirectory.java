@@ -20,7 +20,6 @@ import java.nio.file.NoSuchFileException;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
-import jnr.ffi.Pointer;
 
 /**
  * The live secrets of one backing store, by name. Reads copy a secret's bytes from the store straight
@@ -205,23 +204,32 @@ public final class SecretDirectory {
     }
 
     /**
-     * The secret of that {@link Secret#handle()}, wiped or not (a wiped one reads as empty), if the
-     * handle is one of this directory's.
+     * The secret of table entry {@code index}, wiped or not (a wiped one reads as empty), if that entry
+     * held a live secret when the page was opened.
      */
-    public Optional<Secret> byHandle(long handle) {
-        if (handle < 1 || handle > table.size() || table.state((int) (handle - 1)) != SecretEntry.State.LIVE) {
+    public Optional<Secret> byIndex(int index) {
+        if (index < 0 || index >= table.size() || table.state(index) != SecretEntry.State.LIVE) {
             return Optional.empty();
         }
-        int i = (int) (handle - 1);
+        return Optional.of(new Secret(index, table.guid(index), table.length(index) - SecretEntry.HEADER_BYTES));
+    }
+
+    /** The secret at {@code position} of the listing, or empty if it has been wiped since. */
+    public Optional<Secret> listedSecret(int position) {
+        int i = table.liveByName(position);
+        if ((states.get(i) & WIPED) != 0) {
+            return Optional.empty();
+        }
         return Optional.of(new Secret(i, table.guid(i), table.length(i) - SecretEntry.HEADER_BYTES));
     }
 
     /**
-     * Copies up to {@code size} bytes of the secret from {@code offset} into {@code dst}.
+     * Copies up to {@code size} bytes of the secret from {@code offset} into native memory at address
+     * {@code dst}, which the caller guarantees has room for {@code size} bytes.
      *
      * @return bytes copied: 0 at or past the end, and 0 once the secret has been wiped
      */
-    public int read(Secret secret, long offset, long size, Pointer dst) throws IOException {
+    public int read(Secret secret, long offset, long size, long dst) throws IOException {
         checkArgument(offset >= 0, "offset %s is negative", offset);
         int i = secret.index();
         if (!beginRead(i)) {
@@ -231,7 +239,7 @@ public final class SecretDirectory {
             if (offset >= secret.length()) {
                 return 0;
             }
-            int n = (int) Math.min(Math.min(size, secret.length() - offset), dst.size());
+            int n = (int) Math.min(size, secret.length() - offset);
             if (n <= 0) {
                 return 0;
             }

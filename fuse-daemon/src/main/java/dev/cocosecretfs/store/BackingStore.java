@@ -4,7 +4,6 @@ package dev.cocosecretfs.store;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import jnr.ffi.Pointer;
 
 /**
  * The bytes of a secret area: a device exported by the kernel shim, or a file holding a page. Moves
@@ -26,21 +25,22 @@ public interface BackingStore extends Closeable {
     void readMetadata(long offset, ByteBuffer dst) throws IOException;
 
     /**
-     * Copies {@code length} bytes at {@code offset} into native memory at {@code dst}, never through
-     * Java memory.
+     * Copies {@code length} bytes at {@code offset} into native memory at address {@code dst}, never
+     * through Java memory. The caller guarantees {@code length} bytes of room there.
      *
      * @throws IOException if the range cannot be read whole
      */
-    void readInto(long offset, Pointer dst, int length) throws IOException;
+    void readInto(long offset, long dst, int length) throws IOException;
 
     /**
      * Reads the {@code head.length} bytes at {@code offset} into {@code head} and the {@code length}
-     * bytes that follow them into native memory at {@code dst}: metadata and the data it describes,
-     * in one read where the store can, so that both come from the same moment.
+     * bytes that follow them into native memory at address {@code dst}: metadata and the data it
+     * describes, in one read where the store can, so that both come from the same moment. The caller
+     * guarantees {@code length} bytes of room at {@code dst}.
      *
      * @throws IOException if either range cannot be read whole
      */
-    default void readInto(long offset, byte[] head, Pointer dst, int length) throws IOException {
+    default void readInto(long offset, byte[] head, long dst, int length) throws IOException {
         readMetadata(offset, ByteBuffer.wrap(head));
         readInto(offset + head.length, dst, length);
     }

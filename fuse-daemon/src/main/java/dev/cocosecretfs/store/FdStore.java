@@ -7,6 +7,7 @@ import static com.google.common.base.Preconditions.checkNotNull;
 import dev.cocosecretfs.platform.ErrnoException;
 import dev.cocosecretfs.platform.LibC;
 import dev.cocosecretfs.platform.Native;
+import dev.cocosecretfs.platform.NativeMemory;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.AccessDeniedException;
@@ -17,9 +18,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
-import jnr.ffi.Memory;
-import jnr.ffi.Pointer;
-import jnr.ffi.Runtime;
 
 /**
  * A store on an open file descriptor, read and written with pread and pwrite so that concurrent
@@ -30,7 +28,9 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
     private static final int EACCES = 13;
     private static final int EROFS = 30;
     private static final int EPERM = 1;
-    private static final byte[] ZEROS = new byte[4096];
+    /** 4 KiB of zeros in native memory that nothing ever writes to: the source of every wipe, shared by all. */
+    private static final int ZEROS_BYTES = 4096;
+    private static final long ZEROS = NativeMemory.allocate(ZEROS_BYTES);
     private static final int SCRATCH_BYTES = 64;
     /** In the scratch memory: two struct iovec for preadv, then the head they read. */
     private static final int IOVEC_BYTES = 16;
@@ -44,8 +44,8 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
     private final long size;
     private final AtomicBoolean closed = new AtomicBoolean();
     /** Per-thread native room for headers, which every read checks, and preadv's vector: no allocation per read. */
-    private final ThreadLocal<Pointer> scratch =
-            ThreadLocal.withInitial(() -> Memory.allocateDirect(Runtime.getRuntime(libc), SCRATCH_BYTES));
+    private final ThreadLocal<NativeMemory.Scratch> scratch =
+            ThreadLocal.withInitial(() -> NativeMemory.scratch(SCRATCH_BYTES));
 
     /** An open descriptor, what it is, and whether it was opened for writing. */
     record Descriptor(int fd, boolean writable, long size, int type, long rdev) {}
@@ -160,27 +160,37 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
     @Override
     public final void readMetadata(long offset, ByteBuffer dst) throws IOException {
         int length = dst.remaining();
-        Pointer scratch = length <= SCRATCH_BYTES ? this.scratch.get()
-                : Memory.allocateDirect(Runtime.getRuntime(libc), length);
-        readInto(offset, scratch, length);
-        byte[] bytes = new byte[length];
-        scratch.get(0, bytes, 0, length);
-        dst.put(bytes);
+        if (length <= SCRATCH_BYTES) {
+            long at = scratch.get().address();
+            readInto(offset, at, length);
+            dst.put(NativeMemory.get(at, length));
+            return;
+        }
+        long at = NativeMemory.allocate(length);
+        try {
+            readInto(offset, at, length);
+            dst.put(NativeMemory.get(at, length));
+        } finally {
+            NativeMemory.free(at);
+        }
     }
 
     /**
      * {@inheritDoc}
      *
-     * @throws IllegalArgumentException if {@code dst} is not native memory: jnr-ffi would pass a
-     *     heap buffer through a Java array, which would put the secret on the heap
+     * <p>The destination is a native address: a {@code long} cannot stand for a Java array, so no
+     * binding can marshal the secret through the heap on the way (what a jnr-ffi heap {@code Pointer}
+     * did, and why this method used to refuse one). What is left to refuse is an address that names
+     * nothing, 0.
+     *
+     * @throws IllegalArgumentException if {@code dst} is 0 or {@code length} negative
      */
     @Override
-    public final void readInto(long offset, Pointer dst, int length) throws IOException {
-        checkDirect(dst);
-        checkArgument(length >= 0 && length <= dst.size(), "length %s does not fit the buffer", length);
+    public final void readInto(long offset, long dst, int length) throws IOException {
+        checkDestination(dst, length);
         int done = 0;
         while (done < length) {
-            long n = libc.pread(fd, dst.slice(done), length - done, offset + done);
+            long n = libc.pread(fd, dst + done, length - done, offset + done);
             if (n < 0) {
                 int errno = Native.errno();
                 if (errno == EINTR) {
@@ -196,18 +206,17 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
     }
 
     @Override
-    public final void readInto(long offset, byte[] head, Pointer dst, int length) throws IOException {
-        checkDirect(dst);
-        checkArgument(length >= 0 && length <= dst.size(), "length %s does not fit the buffer", length);
+    public final void readInto(long offset, byte[] head, long dst, int length) throws IOException {
+        checkDestination(dst, length);
         if (head.length > HEAD_MAX) {
             BackingStore.super.readInto(offset, head, dst, length);
             return;
         }
-        Pointer iov = scratch.get();
-        iov.putAddress(0, iov.address() + HEAD_AT);
-        iov.putLong(Long.BYTES, head.length);
-        iov.putAddress(IOVEC_BYTES, dst.address());
-        iov.putLong(IOVEC_BYTES + Long.BYTES, length);
+        long iov = scratch.get().address();
+        NativeMemory.putLong(iov, iov + HEAD_AT);
+        NativeMemory.putLong(iov + Long.BYTES, head.length);
+        NativeMemory.putLong(iov + IOVEC_BYTES, dst);
+        NativeMemory.putLong(iov + IOVEC_BYTES + Long.BYTES, length);
         long n;
         do {
             n = libc.preadv(fd, iov, 2, offset);
@@ -219,15 +228,12 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
             BackingStore.super.readInto(offset, head, dst, length); // short: each part in its own loop
             return;
         }
-        iov.get(HEAD_AT, head, 0, head.length);
+        NativeMemory.get(iov + HEAD_AT, head, 0, head.length);
     }
 
-    private static void checkDirect(Pointer dst) {
-        checkNotNull(dst, "dst");
-        if (!dst.isDirect()) {
-            throw new IllegalArgumentException("refusing to read into " + dst.getClass().getSimpleName()
-                    + ": secrets go into native memory only, never through a Java array");
-        }
+    private static void checkDestination(long dst, int length) {
+        checkArgument(dst != 0, "refusing to read into address 0");
+        checkArgument(length >= 0, "length %s is negative", length);
     }
 
     @Override
@@ -239,7 +245,7 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
         }
         long done = 0;
         while (done < length) {
-            int chunk = (int) Math.min(ZEROS.length, length - done);
+            int chunk = (int) Math.min(ZEROS_BYTES, length - done);
             long n = libc.pwrite(fd, ZEROS, chunk, offset + done);
             if (n < 0) {
                 int errno = Native.errno();

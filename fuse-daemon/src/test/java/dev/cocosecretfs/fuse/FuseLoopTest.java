@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.cocosecretfs.fuse;
 
-import static dev.cocosecretfs.fuse.FuseStructs.BUF_MEM;
+import static dev.cocosecretfs.platform.FuseLowLevel.BUF_MEM;
+import static dev.cocosecretfs.platform.FuseLowLevel.IN_OPCODE;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.kenai.jffi.MemoryIO;
@@ -195,13 +196,13 @@ class FuseLoopTest {
             }
             long mem = MEMORY.getAddress(request + BUF_MEM);
             MEMORY.putInt(mem, 40);
-            MEMORY.putInt(mem + FuseStructs.IN_OPCODE, opcode);
+            MEMORY.putInt(mem + IN_OPCODE, opcode);
             return 40;
         }
 
         @Override
         public void process(long request, long channel) {
-            int opcode = MEMORY.getInt(MEMORY.getAddress(request + BUF_MEM) + FuseStructs.IN_OPCODE);
+            int opcode = MEMORY.getInt(MEMORY.getAddress(request + BUF_MEM) + IN_OPCODE);
             if (opcode == FuseLoop.FUSE_UNLINK) {
                 onUnlink.run();
             } else if (opcode == GETATTR) {

@@ -9,18 +9,15 @@ import dev.cocosecretfs.store.Stores;
 import dev.cocosecretfs.table.Guid;
 import dev.cocosecretfs.table.SecretTable;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import jnr.ffi.Pointer;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import ru.serce.jnrfuse.FuseFillDir;
 
 /**
  * readdir in libfuse's offset mode, driven as libfuse drives it: each call fills a reply until the
@@ -32,7 +29,7 @@ class SecretFsReaddirTest {
     Path tmp;
 
     /** A filler with room for {@code room} entries per reply, recording names and offsets. */
-    static final class Reply implements FuseFillDir {
+    static final class Reply implements SecretFs.DirectorySink {
         final int room;
         final List<String> names = new ArrayList<>();
         final List<Long> offsets = new ArrayList<>();
@@ -42,13 +39,13 @@ class SecretFsReaddirTest {
         }
 
         @Override
-        public int apply(Pointer buf, ByteBuffer name, Pointer stbuf, long off) {
+        public boolean add(String name, long node, int mode, long nextOffset) {
             if (names.size() == room) {
-                return 1;
+                return false;
             }
-            names.add(StandardCharsets.UTF_8.decode(name).toString());
-            offsets.add(off);
-            return 0;
+            names.add(name);
+            offsets.add(nextOffset);
+            return true;
         }
     }
 
@@ -73,7 +70,7 @@ class SecretFsReaddirTest {
             while (true) {
                 assertThat(calls).as("a listing of 12 entries ends").isLessThan(20);
                 Reply reply = new Reply(4);
-                assertThat(fs.readdir("/", null, reply, offset, null)).isZero();
+                fs.list(offset, reply);
                 calls++;
                 if (reply.names.isEmpty()) {
                     break;
@@ -92,7 +89,7 @@ class SecretFsReaddirTest {
             assertThat(calls).isEqualTo(4); // 12 entries, 4 a reply, then an empty one
 
             Reply again = new Reply(100);
-            fs.readdir("/", null, again, 0, null);
+            fs.list(0, again);
             assertThat(again.names).hasSize(10).doesNotContain(sorted.get(0), sorted.get(6));
             assertThat(again.offsets).isSorted().doesNotHaveDuplicates().doesNotContain(0L);
         }

@@ -2,11 +2,16 @@
 package dev.cocosecretfs.it;
 
 import jnr.ffi.LibraryLoader;
+import jnr.ffi.Pointer;
 import jnr.ffi.Runtime;
 import jnr.ffi.annotations.In;
 import jnr.ffi.annotations.Out;
 
-/** System calls the mount tests make to see the exact errno a refused operation gets. */
+/**
+ * System calls the mount tests make to see the exact errno a refused operation gets, and those with
+ * which {@link FakeSystemd} plays systemd's part: a datagram socket, descriptors passed as SCM_RIGHTS,
+ * poll, and posix_spawn with descriptors put in place.
+ */
 public interface TestLibC {
     TestLibC INSTANCE = LibraryLoader.create(TestLibC.class).load("c");
 
@@ -57,5 +62,50 @@ public interface TestLibC {
 
     int unlink(String path);
 
-    int utimes(String path, jnr.ffi.Pointer times);
+    int utimes(String path, Pointer times);
+
+    // For FakeSystemd. Structures are passed as native memory laid out by the caller (LP64 Linux).
+
+    int socket(int domain, int type, int protocol);
+
+    int bind(int fd, @In byte[] addr, int length);
+
+    int setsockopt(int fd, int level, int name, @In int[] value, int length);
+
+    long recvmsg(int fd, Pointer msghdr, int flags);
+
+    long sendmsg(int fd, Pointer msghdr, int flags);
+
+    int poll(Pointer fds, long count, int timeoutMs);
+
+    int fcntl(int fd, int cmd, int arg);
+
+    int pipe2(@Out int[] fds, int flags);
+
+    int memfd_create(String name, int flags);
+
+    int getpid();
+
+    int kill(int pid, int signal);
+
+    int waitpid(int pid, @Out int[] status, int options);
+
+    /**
+     * The raw system call, for kcmp (glibc has no wrapper). Six arguments after the number: with five,
+     * jnr-ffi 2.2.17 passed garbage as the last one on x86_64 (seen with strace).
+     */
+    long syscall(long number, long a, long b, long c, long d, long e, long unused);
+
+    int posix_spawn(@Out int[] pid, String path, Pointer fileActions, Pointer attributes, Pointer argv, Pointer envp);
+
+    int posix_spawn_file_actions_init(Pointer actions);
+
+    int posix_spawn_file_actions_destroy(Pointer actions);
+
+    int posix_spawn_file_actions_adddup2(Pointer actions, int fd, int newFd);
+
+    int posix_spawn_file_actions_addopen(Pointer actions, int fd, String path, int flags, int mode);
+
+    /** glibc 2.34 and later. */
+    int posix_spawn_file_actions_addclosefrom_np(Pointer actions, int from);
 }

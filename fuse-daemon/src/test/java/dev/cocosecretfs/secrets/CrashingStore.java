@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.cocosecretfs.secrets;
 
+import dev.cocosecretfs.platform.NativeMemory;
 import dev.cocosecretfs.store.BackingStore;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import jnr.ffi.Pointer;
 
 /**
  * A page in memory that models what a disk keeps: wipes land in the running process's view at once,
@@ -64,11 +64,11 @@ final class CrashingStore implements BackingStore {
     }
 
     @Override
-    public void readInto(long offset, Pointer dst, int length) throws IOException {
+    public void readInto(long offset, long dst, int length) throws IOException {
         if (crashed) {
             throw new IOException("crashed");
         }
-        dst.put(0, view, (int) offset, length);
+        NativeMemory.put(dst, Arrays.copyOfRange(view, (int) offset, (int) offset + length));
     }
 
     @Override

@@ -4,6 +4,7 @@ package dev.cocosecretfs.secrets;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.cocosecretfs.platform.NativeMemory;
 import dev.cocosecretfs.store.BackingStore;
 import dev.cocosecretfs.store.Stores;
 import dev.cocosecretfs.table.Guid;
@@ -23,9 +24,6 @@ import java.util.Random;
 import java.util.logging.Handler;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
-import jnr.ffi.Memory;
-import jnr.ffi.Pointer;
-import jnr.ffi.Runtime;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -91,11 +89,13 @@ class InterruptedWipeTest {
         }
         assertThat(dir.names()).contains(guid.toString());
         int length = (int) s.get().length();
-        Pointer buf = Memory.allocateDirect(Runtime.getSystemRuntime(), Math.max(length, 1));
-        int n = dir.read(s.get(), 0, length, buf);
-        byte[] out = new byte[n];
-        buf.get(0, out, 0, n);
-        return Optional.of(out);
+        long buf = NativeMemory.allocate(Math.max(length, 1));
+        try {
+            int n = dir.read(s.get(), 0, length, buf);
+            return Optional.of(NativeMemory.get(buf, n));
+        } finally {
+            NativeMemory.free(buf);
+        }
     }
 
     /** Opens {@code image} as a later mount would and checks what it serves and leaves. */
@@ -215,7 +215,7 @@ class InterruptedWipeTest {
                     real.readMetadata(offset, dst);
                 }
 
-                @Override public void readInto(long offset, Pointer dst, int length) throws IOException {
+                @Override public void readInto(long offset, long dst, int length) throws IOException {
                     real.readInto(offset, dst, length);
                 }
 

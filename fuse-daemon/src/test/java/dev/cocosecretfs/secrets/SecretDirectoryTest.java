@@ -4,6 +4,7 @@ package dev.cocosecretfs.secrets;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.cocosecretfs.platform.NativeMemory;
 import dev.cocosecretfs.store.BackingStore;
 import dev.cocosecretfs.store.Stores;
 import dev.cocosecretfs.table.Guid;
@@ -16,9 +17,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import jnr.ffi.Memory;
-import jnr.ffi.Pointer;
-import jnr.ffi.Runtime;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -52,11 +50,13 @@ class SecretDirectoryTest {
     }
 
     private static String read(SecretDirectory dir, Secret s, long offset, long size) throws IOException {
-        Pointer buf = Memory.allocateDirect(Runtime.getSystemRuntime(), 64);
-        int n = dir.read(s, offset, size, buf);
-        byte[] out = new byte[n];
-        buf.get(0, out, 0, n);
-        return new String(out, StandardCharsets.US_ASCII);
+        long buf = NativeMemory.allocate(Math.max(size, 1));
+        try {
+            int n = dir.read(s, offset, size, buf);
+            return new String(NativeMemory.get(buf, n), StandardCharsets.US_ASCII);
+        } finally {
+            NativeMemory.free(buf);
+        }
     }
 
     @Test
@@ -109,17 +109,19 @@ class SecretDirectoryTest {
         assertThat(directory.listingSize()).isEqualTo(2);
         assertThat(directory.listed(0)).isEqualTo(A);
         assertThat(directory.listed(1)).isEqualTo(B);
-        long handle = directory.lookup(A).orElseThrow().handle();
+        int index = directory.lookup(A).orElseThrow().index();
         directory.wipe(A);
         assertThat(directory.listingSize()).isEqualTo(2);
         assertThat(directory.listed(0)).isNull();
         assertThat(directory.listed(1)).isEqualTo(B);
         assertThat(directory.size()).isEqualTo(1);
-        Secret byHandle = directory.byHandle(handle).orElseThrow();
-        assertThat(byHandle.name()).isEqualTo(A);
-        assertThat(read(directory, byHandle, 0, 100)).isEmpty();
-        assertThat(directory.byHandle(0)).isEmpty();
-        assertThat(directory.byHandle(3)).isEmpty();
+        assertThat(directory.listedSecret(0)).isEmpty();
+        assertThat(directory.listedSecret(1).orElseThrow().name()).isEqualTo(B);
+        Secret byIndex = directory.byIndex(index).orElseThrow();
+        assertThat(byIndex.name()).isEqualTo(A);
+        assertThat(read(directory, byIndex, 0, 100)).isEmpty();
+        assertThat(directory.byIndex(-1)).isEmpty();
+        assertThat(directory.byIndex(2)).isEmpty();
     }
 
     @Test

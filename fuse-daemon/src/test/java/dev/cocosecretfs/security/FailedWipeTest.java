@@ -13,9 +13,7 @@ import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Set;
-import jnr.ffi.Memory;
-import jnr.ffi.Pointer;
-import jnr.ffi.Runtime;
+import dev.cocosecretfs.platform.NativeMemory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
@@ -91,8 +89,12 @@ class FailedWipeTest {
     }
 
     int read(SecretDirectory dir, Secret s) throws IOException {
-        Pointer buf = Memory.allocateDirect(Runtime.getSystemRuntime(), 64);
-        return dir.read(s, 0, 64, buf);
+        long buf = NativeMemory.allocate(64);
+        try {
+            return dir.read(s, 0, 64, buf);
+        } finally {
+            NativeMemory.free(buf);
+        }
     }
 
     void failedThenFinished(String step) throws Exception {

@@ -4,7 +4,6 @@ package dev.cocosecretfs.security;
 import dev.cocosecretfs.store.BackingStore;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import jnr.ffi.Pointer;
 
 /**
  * A store that does what {@code real} does, for tests to override the one step they make fail or
@@ -28,7 +27,7 @@ class ForwardingStore implements BackingStore {
     }
 
     @Override
-    public void readInto(long offset, Pointer dst, int length) throws IOException {
+    public void readInto(long offset, long dst, int length) throws IOException {
         real.readInto(offset, dst, length);
     }
 

@@ -96,7 +96,7 @@ public final class LeakyMount extends FuseStubFS {
     @Override
     public int read(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
         try {
-            return directory.read(handles.get(fi.fh.get()), offset, size, buf);
+            return directory.read(handles.get(fi.fh.get()), offset, size, buf.address());
         } catch (Exception e) {
             return -ErrorCodes.EIO();
         }

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import dev.cocosecretfs.platform.Hardening;
 import dev.cocosecretfs.platform.ReplyMemory;
+import dev.cocosecretfs.platform.NativeMemory;
 import jnr.ffi.LibraryLoader;
-import jnr.ffi.Pointer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
@@ -27,9 +27,9 @@ class ReplyMemoryTest {
 
     /** Plain malloc and free, to show what a buffer not sized by ReplyMemory gets. */
     public interface Malloc {
-        Pointer malloc(long size);
+        long malloc(long size);
 
-        void free(Pointer p);
+        void free(long p);
     }
 
     static final Malloc LIBC = LibraryLoader.create(Malloc.class).load("c");
@@ -46,17 +46,17 @@ class ReplyMemoryTest {
 
     /** Fills a buffer, frees it, allocates the same size again: true if that comes back all 0xff. */
     static boolean reusedAsPerturbed(long size, boolean padded) {
-        Pointer first = padded ? ReplyMemory.allocate(size) : LIBC.malloc(size);
-        first.setMemory(0, size, (byte) 0xa5);
+        long first = padded ? ReplyMemory.allocate(size) : LIBC.malloc(size);
+        NativeMemory.fill(first, size, (byte) 0xa5);
         if (padded) {
             ReplyMemory.free(first);
         } else {
             LIBC.free(first);
         }
-        Pointer second = padded ? ReplyMemory.allocate(size) : LIBC.malloc(size);
+        long second = padded ? ReplyMemory.allocate(size) : LIBC.malloc(size);
         try {
             for (long i = 0; i < size; i++) {
-                if (second.getByte(i) != (byte) 0xff) {
+                if (NativeMemory.getByte(second + i) != (byte) 0xff) {
                     return false;
                 }
             }
@@ -74,8 +74,8 @@ class ReplyMemoryTest {
     @ValueSource(longs = {0, 1, 16, 17, 24, 32, 40, 100, 1000, 1032, 1040, 4095, 4096, 4100, 65536, 131072})
     @DisplayName("a reply buffer of any size is overwritten when freed")
     void everySizeIsOverwritten(long size) {
-        Pointer p = ReplyMemory.allocate(size);
-        assertThat(p.size()).as("the pointer's size").isEqualTo(size);
+        long p = ReplyMemory.allocate(size);
+        assertThat(p).as("the buffer's address").isNotZero();
         ReplyMemory.free(p);
         assertThat(reusedAsPerturbed(size, true)).isTrue();
     }
@@ -85,8 +85,23 @@ class ReplyMemoryTest {
     void plainSmallBuffersAreNot() {
         String tunables = System.getenv("GLIBC_TUNABLES");
         assumeFalse(tunables != null && tunables.contains("tcache_count=0"), "skipped: the tcache is off here");
-        assertThat(reusedAsPerturbed(24, false)).isFalse();
-        assertThat(reusedAsPerturbed(1000, false)).isFalse();
+        assertThat(reusedFromCacheOnce(24)).isTrue();
+        assertThat(reusedFromCacheOnce(1000)).isTrue();
+    }
+
+    /**
+     * True if one of a few plain malloc/free/malloc rounds comes back unperturbed, from the tcache. A
+     * single round can be fooled the other way: the JVM may take the freed chunk for itself on this
+     * thread between the free and the second malloc (seen once in five runs of a test class mix), and
+     * the second malloc then comes from the bins. Without a tcache every round comes back perturbed.
+     */
+    static boolean reusedFromCacheOnce(long size) {
+        for (int round = 0; round < 5; round++) {
+            if (!reusedAsPerturbed(size, false)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Test

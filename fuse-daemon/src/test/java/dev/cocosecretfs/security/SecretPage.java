@@ -19,12 +19,13 @@ import java.util.Set;
 
 /**
  * A page of distinct random secrets, and the checks the tests make against it. Failures name the
- * secret and the offset, never the bytes: an assertion message must not print a secret.
+ * secret and the offset, never the bytes: an assertion message must not print a secret. Public for
+ * the mount tests of package {@code it}.
  */
-final class SecretPage {
+public final class SecretPage {
     private static final SecureRandom RANDOM = new SecureRandom();
 
-    final List<String> names = new ArrayList<>();
+    public final List<String> names = new ArrayList<>();
     final List<byte[]> secrets = new ArrayList<>();
     final byte[] bytes;
     final List<SecretEntry> entries;
@@ -52,7 +53,7 @@ final class SecretPage {
     }
 
     /** {@code count} secrets of {@code length} random bytes, no two sharing an 8-byte window. */
-    static SecretPage random(int count, int length, int pageSize) throws Exception {
+    public static SecretPage random(int count, int length, int pageSize) throws Exception {
         return new SecretPage(count, length, pageSize);
     }
 
@@ -78,12 +79,12 @@ final class SecretPage {
         return true;
     }
 
-    Path write(Path file) throws Exception {
+    public Path write(Path file) throws Exception {
         Files.write(file, bytes);
         return file;
     }
 
-    int size() {
+    public int size() {
         return names.size();
     }
 
@@ -95,7 +96,7 @@ final class SecretPage {
      * Fails, naming secret i and the offset, unless a read of {@code count} bytes at {@code offset} that
      * returned {@code n} got all the secret's bytes there could be: buf[0, n) are its bytes from offset on.
      */
-    void checkRead(int i, long offset, long count, byte[] buf, long n, String how) {
+    public void checkRead(int i, long offset, long count, byte[] buf, long n, String how) {
         byte[] secret = secrets.get(i);
         long expected = offset >= secret.length ? 0 : Math.min(count, secret.length - offset);
         if (n != expected) {
@@ -117,7 +118,7 @@ final class SecretPage {
      * Fails unless {@code after} is this page with exactly the secrets in {@code wiped} deleted: their
      * GUIDs and data zero, every other byte as written.
      */
-    void checkOnlyWiped(byte[] after, Set<Integer> wiped) {
+    public void checkOnlyWiped(byte[] after, Set<Integer> wiped) {
         if (after.length != bytes.length) {
             fail("the page is %d bytes, it was %d", after.length, bytes.length);
         }
