@@ -23,6 +23,12 @@
  *       system calls (syscr/syscw of /proc/PID/io), thread count and minor page faults.
  *   bench-client run COMMAND [ARG...]
  *       runs COMMAND with its output discarded and prints its wall time from fork to exit.
+ *   bench-client idle PID MILLIS
+ *       the context switches (voluntary + involuntary, /proc/PID/task/TID/status) of every thread
+ *       of process PID over MILLIS milliseconds while the caller asks nothing of it: one line for
+ *       the process (switches, per_s, threads), then one per thread that switched (tid, comm with
+ *       blanks as '_', switches). A thread started meanwhile counts from 0; one that ended
+ *       meanwhile is missing from the sum (threads_ended says how many).
  *
  * Latencies are kept whole (one 32-bit ns value per operation) and sorted for the percentiles.
  */
@@ -60,7 +66,8 @@ static void usage(void)
 			"       bench-client spawn STAMP-FILE COMMAND [ARG...]\n"
 			"       bench-client wait-usable STAMP-FILE PROBE-FILE TIMEOUT-MILLIS [PID]\n"
 			"       bench-client proc PID\n"
-			"       bench-client run COMMAND [ARG...]\n");
+			"       bench-client run COMMAND [ARG...]\n"
+			"       bench-client idle PID MILLIS\n");
 	exit(64);
 }
 
@@ -544,6 +551,117 @@ static int cmd_proc(int argc, char **argv)
 	return 0;
 }
 
+/* ---- idle ---- */
+
+#define MAX_TASKS 1024
+
+struct task_switches {
+	long tid;
+	unsigned long long switches;
+	char comm[32];
+};
+
+/* Reads every thread of PID into t (at most MAX_TASKS); returns how many, or -1. */
+static int task_snapshot(const char *pid, struct task_switches *t)
+{
+	char path[512], buf[256];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%s/task", pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d)) && n < MAX_TASKS) {
+		unsigned long long v = 0, nv = 0;
+		FILE *f;
+		char *c;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/task/%s/status", pid, e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue; /* ended between readdir and open */
+		while (fgets(buf, sizeof(buf), f)) {
+			sscanf(buf, "voluntary_ctxt_switches: %llu", &v);
+			sscanf(buf, "nonvoluntary_ctxt_switches: %llu", &nv);
+		}
+		fclose(f);
+		t[n].tid = atol(e->d_name);
+		t[n].switches = v + nv;
+		t[n].comm[0] = 0;
+		snprintf(path, sizeof(path), "/proc/%s/task/%s/comm", pid, e->d_name);
+		f = fopen(path, "r");
+		if (f) {
+			if (!fgets(t[n].comm, sizeof(t[n].comm), f))
+				t[n].comm[0] = 0;
+			fclose(f);
+		}
+		t[n].comm[strcspn(t[n].comm, "\n")] = 0;
+		for (c = t[n].comm; *c; c++) {
+			if (*c == ' ' || *c == '\t' || *c == '=')
+				*c = '_';
+		}
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static int cmd_idle(int argc, char **argv)
+{
+	static struct task_switches before[MAX_TASKS], after[MAX_TASKS];
+	unsigned long long total = 0;
+	int nb, na, i, j, ended = 0;
+	struct timespec pause;
+	uint64_t t0, t1;
+	long millis;
+
+	if (argc != 3)
+		usage();
+	millis = parse_long(argv[2], "MILLIS");
+	pause.tv_sec = millis / 1000;
+	pause.tv_nsec = (millis % 1000) * 1000000L;
+	t0 = now_ns();
+	nb = task_snapshot(argv[1], before);
+	if (nb < 0)
+		die(argv[1]);
+	while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
+		;
+	na = task_snapshot(argv[1], after);
+	t1 = now_ns();
+	if (na < 0)
+		die(argv[1]);
+	for (i = 0; i < nb; i++) {
+		for (j = 0; j < na && after[j].tid != before[i].tid; j++)
+			;
+		if (j == na)
+			ended++;
+	}
+	for (j = 0; j < na; j++) {
+		unsigned long long base = 0;
+
+		for (i = 0; i < nb; i++) {
+			if (before[i].tid == after[j].tid) {
+				base = before[i].switches;
+				break;
+			}
+		}
+		after[j].switches -= base;
+		total += after[j].switches;
+	}
+	printf("switches=%llu seconds=%.3f per_s=%.3f threads=%d threads_ended=%d\n", total, (t1 - t0) / 1e9,
+	       total / ((t1 - t0) / 1e9), na, ended);
+	for (j = 0; j < na; j++) {
+		if (after[j].switches)
+			printf("tid=%ld comm=%s switches=%llu\n", after[j].tid, after[j].comm[0] ? after[j].comm : "?",
+			       after[j].switches);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -563,6 +681,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "proc"))
 		return cmd_proc(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "idle"))
+		return cmd_idle(argc - 1, argv + 1);
 	usage();
 	return 64;
 }

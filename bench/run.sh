@@ -7,9 +7,13 @@
 #            on libfuse's multithreaded loop (its default); c-floor-st is the same with -s (one thread)
 #   bindfs   Debian's bindfs -o direct_io over a tmpfs copy: a real C libfuse2 filesystem
 #   ours     coco-secretfs on a page of the same secrets, started through dist/coco-secretfs
+#   ours-b   (only if BENCH_B_OPTS is set) the same, with BENCH_B_OPTS added to the JVM options:
+#            an A/B comparison of JVM options, measured side by side with the rest
 # measured side by side and interleaved (each round visits every filesystem, in a rotating order),
-# with one client program (bench/client.c). Prints a table, writes target/bench/results.json and
-# target/bench/table.txt. A report, not a test: it asserts no timing and exits 0 whatever the
+# with one client program (bench/client.c). Besides them, an idle JVM (bench/Idle.java) started
+# through the launcher, with its options and archive: the memory and the wake-ups of the JVM alone.
+# Prints a table and issue 12's targets, writes target/bench/results.json, target/bench/table.txt
+# and target/bench/targets.tsv. A report, not a test: it asserts no timing and exits 0 whatever the
 # figures; it fails only if something does not work (a mount, a read, an exit status).
 #
 # Needs: root (or the right to mount FUSE), /dev/fuse, gcc, pkg-config, libfuse-dev, bindfs, java,
@@ -17,7 +21,8 @@
 #
 # Knobs (environment): COCO_SECRETFS_JAR (default fuse-daemon/target/coco-secretfs.jar),
 # BENCH_CDS_DIR (default target/cds; built or refreshed by dist/build-cds.sh), BENCH_ROUNDS (7),
-# BENCH_RUN_MS (700: one timed open+read+close run), BENCH_START_RUNS (9), BENCH_READS (400000).
+# BENCH_RUN_MS (700: one timed open+read+close run), BENCH_START_RUNS (9), BENCH_READS (400000),
+# BENCH_IDLE_S (10: the window in which idle wake-ups are counted), BENCH_B_OPTS (unset: no ours-b).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +33,8 @@ rounds=${BENCH_ROUNDS:-7}
 run_ms=${BENCH_RUN_MS:-700}
 start_runs=${BENCH_START_RUNS:-9}
 reads_target=${BENCH_READS:-400000}
+idle_s=${BENCH_IDLE_S:-10}
+b_opts=${BENCH_B_OPTS:-}
 launcher=$root/dist/coco-secretfs
 nsecrets=32
 
@@ -36,7 +43,7 @@ fail() { say "$*"; exit 1; }
 
 [ -r "$jar" ] || fail "no jar at $jar: build first (make build)"
 [ -c /dev/fuse ] || fail "/dev/fuse is missing"
-for tool in gcc pkg-config bindfs java; do
+for tool in gcc pkg-config bindfs java javac; do
 	command -v $tool >/dev/null || fail "$tool is missing (scripts/ensure-deps.sh bench)"
 done
 
@@ -48,6 +55,8 @@ gcc -O2 -Wall -Wextra -pthread -o "$bin/bench-client" "$root/bench/client.c"
 gcc -O2 -Wall -Wextra $(pkg-config --cflags fuse) -o "$bin/c-floor" "$root/bench/c-floor/c-floor.c" \
 	$(pkg-config --libs fuse) -pthread
 client=$bin/bench-client
+mkdir -p "$bin/idle"
+javac -d "$bin/idle" "$root/bench/Idle.java"
 
 # ---- the launcher's class-data archive, rebuilt only if the jar changed ----
 sh "$root/dist/build-cds.sh" "$jar" "$cds" >&2
@@ -100,6 +109,8 @@ probe=$(head -n 1 "$work/names")
 # The page is made by the jar itself, on tmpfs like the rest.
 COCO_SECRETFS_JAR=$jar COCO_SECRETFS_CDS_DIR=$cds "$launcher" pack --out "$work/page.bin" --size 4096 \
 	"${pack_args[@]}" >/dev/null
+# ours-b's own copy: a page is served by one daemon at a time (the daemon locks it).
+cp "$work/page.bin" "$work/page-b.bin"
 
 # ---- starting and stopping the servers ----
 # start FS LOGNAME: forks the server through `bench-client spawn` (which stamps the time and execs
@@ -117,6 +128,8 @@ start() {
 	ours-nocds) COCO_SECRETFS_JAR=$jar COCO_SECRETFS_CDS_DIR='' \
 		"$client" spawn "$stamp" "$launcher" mount --backing "$work/page.bin" "$mnt" >"$log" 2>&1 & ;;
 	ours-jar) "$client" spawn "$stamp" java -jar "$jar" mount --backing "$work/page.bin" "$mnt" >"$log" 2>&1 & ;;
+	ours-b) COCO_SECRETFS_JAR=$jar COCO_SECRETFS_CDS_DIR=$cds COCO_SECRETFS_JAVA_OPTS="$b_opts ${COCO_SECRETFS_JAVA_OPTS:-}" \
+		"$client" spawn "$stamp" "$launcher" mount --backing "$work/page-b.bin" "$mnt" >"$log" 2>&1 & ;;
 	*) fail "unknown filesystem $fs" ;;
 	esac
 	pid[$fs]=$!
@@ -156,25 +169,31 @@ record "$(host_info) phase=begin"
 t_begin=$(date +%s)
 
 # ---- 1. process start to usable mount, interleaved ----
-# The JVM's own floor on this machine: `java -version` with the launcher's JVM options and the JDK's
-# class-data archive (what any JVM daemon pays before its first line of code).
-jvm_floor=()
-while IFS= read -r arg; do
-	case $arg in
-	-jar) break ;;
-	-XX:SharedArchiveFile=*) ;; # ours, valid only with the jar on the class path
-	*) jvm_floor+=("$arg") ;;
-	esac
-done < <(COCO_SECRETFS_DRY_RUN=1 COCO_SECRETFS_JAR=$jar COCO_SECRETFS_CDS_DIR=$cds "$launcher" mount)
+# The JVM's own floor on this machine: `java -version` through the launcher, so with its
+# environment, its JVM options and its class-data archive (what any JVM daemon started that way pays
+# before its first line of code). `-cp JAR` first: the archive is valid only with the jar as the
+# class path, and -version ends the JVM before the launcher's own `-jar JAR` is read.
+jvm_floor() { # jvm_floor [JVM-OPTION...]
+	COCO_SECRETFS_JAR=$jar COCO_SECRETFS_CDS_DIR=$cds COCO_SECRETFS_JAVA_OPTS="-cp $jar $* -version" "$launcher"
+}
+if jvm_floor -Xlog:cds=info 2>&1 | grep -q 'Mapped dynamic region'; then
+	record "kind=jvm-floor-archive used=yes"
+else
+	say "the JVM floor runs without the class-data archive (it did not map): its figure is too high"
+	record "kind=jvm-floor-archive used=no"
+fi
+start_fs=(c-floor bindfs ours ours-nocds ours-jar)
+[ -z "$b_opts" ] || start_fs+=(ours-b)
 say "start to usable mount: $start_runs runs each"
 for i in $(seq 1 "$start_runs"); do
-	for fs in c-floor bindfs ours ours-nocds ours-jar; do
+	for fs in "${start_fs[@]}"; do
 		start $fs start-$fs
 		p=$(proc $fs)
 		record "kind=start fs=$fs run=$i start_ms=$started_ms $p"
 		stop $fs
 	done
-	r=$("$client" run "${jvm_floor[@]}" -version) || fail "java -version failed"
+	r=$(COCO_SECRETFS_JAR=$jar COCO_SECRETFS_CDS_DIR=$cds COCO_SECRETFS_JAVA_OPTS="-cp $jar -version" \
+		"$client" run "$launcher") || fail "java -version through the launcher failed: $r"
 	record "kind=jvm-floor run=$i $r"
 done
 
@@ -204,16 +223,30 @@ done
 
 # ---- 2. the long-lived servers ----
 fuse_fs=(c-floor c-floor-st bindfs ours)
+[ -z "$b_opts" ] || fuse_fs+=(ours-b)
 all_fs=(tmpfs "${fuse_fs[@]}")
 declare -A reads=()
 for fs in "${all_fs[@]}"; do
 	reads[$fs]=0
 done
+# mapped FS: whether process FS maps the launcher's class-data archive (a JVM that refused it, for
+# options it was not dumped with, starts without it and says nothing).
+mapped() { if grep -q '/coco-secretfs\.jsa$' "/proc/${pid[$1]}/maps"; then echo yes; else echo no; fi; }
 for fs in "${fuse_fs[@]}"; do
 	start $fs $fs
 	sleep 1
 	record "kind=rss-mount fs=$fs $(proc $fs)"
+	case $fs in ours*) record "kind=archive fs=$fs mapped=$(mapped $fs)" ;; esac
 done
+# The idle JVM: the launcher with Idle as the main class, the jar first on the class path so that
+# the archive maps (the launcher's own `-jar JAR` after it become Idle's ignored arguments).
+COCO_SECRETFS_JAR=$jar COCO_SECRETFS_CDS_DIR=$cds COCO_SECRETFS_JAVA_OPTS="-cp $jar:$bin/idle Idle" \
+	"$launcher" >"$work/idle-jvm.log" 2>&1 &
+pid[idle-jvm]=$!
+sleep 1
+kill -0 "${pid[idle-jvm]}" 2>/dev/null || { cat "$work/idle-jvm.log" >&2; fail "the idle JVM did not start"; }
+record "kind=rss-mount fs=idle-jvm $(proc idle-jvm)"
+record "kind=archive fs=idle-jvm mapped=$(mapped idle-jvm)"
 
 # orc FS THREADS MILLIS [COUNT] ROUND: one timed run, with the server's CPU and system calls
 # around it.
@@ -303,6 +336,33 @@ for fs in "${fuse_fs[@]}"; do
 	record "kind=rss-reads fs=$fs reads=${reads[$fs]} $(proc $fs)"
 done
 
+# Idle: nothing is asked of any server (nor of the idle JVM) for BENCH_IDLE_S seconds, after two
+# to settle; every thread's context switches are counted, all processes at once.
+say "idle: context switches of every server over $idle_s s, nothing asked"
+sleep 2
+idle_fs=("${fuse_fs[@]}" idle-jvm)
+counters=()
+for fs in "${idle_fs[@]}"; do
+	"$client" idle "${pid[$fs]}" $((idle_s * 1000)) >"$work/idle-$fs.txt" &
+	counters+=($!)
+done
+for c in "${counters[@]}"; do
+	wait "$c" || fail "counting idle context switches failed"
+done
+for fs in "${idle_fs[@]}"; do
+	{
+		read -r line
+		record "kind=idle fs=$fs $line"
+		while read -r line; do
+			record "kind=idle-thread fs=$fs $line"
+		done
+	} <"$work/idle-$fs.txt"
+done
+record "kind=rss-idle fs=idle-jvm $(proc idle-jvm)"
+kill -TERM "${pid[idle-jvm]}"
+wait "${pid[idle-jvm]}" 2>/dev/null || :
+unset "pid[idle-jvm]"
+
 say "unlink: every secret, interleaved"
 dirs=()
 for fs in "${all_fs[@]}"; do
@@ -322,5 +382,5 @@ done
 record "$(host_info) phase=end seconds=$(($(date +%s) - t_begin))"
 
 # ---- the report ----
-java "$root/bench/Report.java" "$raw" "$out/results.json" | tee "$out/table.txt"
-say "raw figures: $raw; JSON: $out/results.json"
+java "$root/bench/Report.java" "$raw" "$out/results.json" "$out/targets.tsv" | tee "$out/table.txt"
+say "raw figures: $raw; JSON: $out/results.json; targets: $out/targets.tsv"

@@ -9,17 +9,20 @@
 #   jni/libjffi-1.2.so  jffi's native stub, extracted once (jffi.boot.library.path)
 #   jar.stamp           modification time of JAR; java.stamp: that of the java binary. The
 #                       launcher uses the archive only while both still match.
+#   jvm-options         the launcher's JVM options the archive was dumped with, one a line
 #   build-info          what it was built from, for people
 #
 # The training run is the real thing, started through the launcher with the launcher's flags (the
-# archive is only valid for the same JVM options): pack a page, mount it, list, stat, read every
-# file, unlink one, try a write, SIGTERM. It needs /dev/fuse and the right to mount (root, or
+# archive is only valid for the same JVM options; the launcher's idle-quiet diagnostic options are
+# among them, so the archive is dumped with what it is used with): pack a page, mount it, list,
+# stat, read every file, unlink one, try a write, SIGTERM. It needs /dev/fuse and the right to mount (root, or
 # fusermount); without them it trains on `inspect` only and says so (an archive that covers fewer
 # classes: the mount still works, it starts a little slower).
 #
 # JAR must be at the path the launcher will run it from: the JVM refuses an archive whose class
 # path differs. So a package builds it after installation (postinst), not in its build root.
-# Does nothing if OUTDIR is already up to date for JAR and java, unless --force.
+# Does nothing if OUTDIR is already up to date for JAR, java and the launcher's JVM options, unless
+# --force.
 #
 # The launcher is found next to this script, else on PATH, or set COCO_SECRETFS_LAUNCHER.
 set -eu
@@ -55,7 +58,16 @@ fi
 fresh() { # as in the launcher
 	[ -e "$2" ] && ! [ "$1" -nt "$2" ] && ! [ "$1" -ot "$2" ]
 }
-if ! $force && [ -r "$out/coco-secretfs.jsa" ] && fresh "$jar" "$out/jar.stamp" && fresh "$java" "$out/java.stamp"; then
+# The JVM options the launcher gives (its dry run without an archive: from after java to -jar). A
+# launcher whose options changed gets a new archive: some options (the collector, say) make the JVM
+# refuse an archive dumped without them, and it would then start without one, silently.
+launcher_options() {
+	COCO_SECRETFS_DRY_RUN=1 COCO_SECRETFS_JAR="$jar" COCO_SECRETFS_CDS_DIR= COCO_SECRETFS_JAVA="$java" \
+		"$launcher" mount | sed -e 1d -e '/^-jar$/,$d'
+}
+options=$(launcher_options) || { echo "build-cds: the launcher's dry run failed" >&2; exit 1; }
+if ! $force && [ -r "$out/coco-secretfs.jsa" ] && fresh "$jar" "$out/jar.stamp" && fresh "$java" "$out/java.stamp" &&
+	[ -r "$out/jvm-options" ] && [ "$options" = "$(cat "$out/jvm-options")" ]; then
 	echo "build-cds: $out is up to date for $jar"
 	exit 0
 fi
@@ -163,6 +175,7 @@ mv "$out/jni.new" "$out/jni"
 		"$(grep -c 'not supported by CDS' "$work/train.out" || :)"
 	echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 } >"$out/build-info"
+printf '%s\n' "$options" >"$out/jvm-options"
 touch -r "$jar" "$out/jar.stamp"
 touch -r "$java" "$out/java.stamp"
 echo "build-cds: wrote $out/coco-secretfs.jsa (trained on $mode)"

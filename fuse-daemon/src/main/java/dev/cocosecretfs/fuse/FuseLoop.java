@@ -1,22 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 package dev.cocosecretfs.fuse;
 
-import static dev.cocosecretfs.platform.FuseLowLevel.BUF_BYTES;
-import static dev.cocosecretfs.platform.FuseLowLevel.BUF_FD;
-import static dev.cocosecretfs.platform.FuseLowLevel.BUF_FLAGS;
-import static dev.cocosecretfs.platform.FuseLowLevel.BUF_MEM;
-import static dev.cocosecretfs.platform.FuseLowLevel.BUF_POS;
-import static dev.cocosecretfs.platform.FuseLowLevel.BUF_SIZE;
-import static dev.cocosecretfs.platform.FuseLowLevel.IN_LEN;
-import static dev.cocosecretfs.platform.FuseLowLevel.IN_OPCODE;
-import static dev.cocosecretfs.platform.FuseLowLevel.IN_UNIQUE;
 import static com.google.common.base.Preconditions.checkArgument;
 
 import dev.cocosecretfs.platform.FuseLowLevel;
+import dev.cocosecretfs.platform.FuseRequest;
 import dev.cocosecretfs.platform.Native;
 import dev.cocosecretfs.platform.Operations;
 import dev.cocosecretfs.platform.ReplyBuffer;
-import com.kenai.jffi.MemoryIO;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -63,12 +54,9 @@ final class FuseLoop {
      */
     static final int RELEASE_WINDOW = 1024;
     private static final int EIO = 5;
-    /** fuse_buf_flags: the request is still in the device (libfuse's splice_read, not used here). */
-    private static final int FUSE_BUF_IS_FD = 1 << 1;
     private static final int EINTR = 4;
     private static final int EAGAIN = 11;
 
-    private static final MemoryIO MEMORY = MemoryIO.getInstance();
     /** The worker of the current thread, for the filesystem's callbacks that run on it. */
     private static final ThreadLocal<Worker> CURRENT = new ThreadLocal<>();
 
@@ -355,7 +343,6 @@ final class FuseLoop {
     }
 
     private final class Worker implements Runnable {
-        private long buffer;
         private int slot = -1;
 
         FuseLoop loop() {
@@ -372,15 +359,12 @@ final class FuseLoop {
 
         @Override
         public void run() {
-            long request = 0;
-            long channelSlot = 0;
+            FuseRequest request = null;
             try {
                 CURRENT.set(this);
                 slot = log.claim();
-                buffer = FuseLowLevel.allocate(bufferSize);
-                request = FuseLowLevel.allocate(BUF_BYTES);
-                channelSlot = FuseLowLevel.allocate(Long.BYTES);
-                serve(request, channelSlot);
+                request = new FuseRequest(bufferSize);
+                serve(request);
             } catch (Throwable t) {
                 LOG.log(System.Logger.Level.ERROR, "FUSE worker {0} failed: {1}", Thread.currentThread().getName(),
                         String.valueOf(t));
@@ -393,14 +377,14 @@ final class FuseLoop {
                 log.giveBack(slot);
                 ReplyBuffer.release();
                 FuseLowLevel.releaseThreadMemory();
-                FuseLowLevel.free(buffer);
-                FuseLowLevel.free(request);
-                FuseLowLevel.free(channelSlot);
+                if (request != null) {
+                    request.close();
+                }
                 workerEnded();
             }
         }
 
-        private void serve(long request, long channelSlot) {
+        private void serve(FuseRequest request) {
             while (true) {
                 if (!lead.isHeldByCurrentThread()) {
                     if (followers.get() >= SPARE_FOLLOWERS) {
@@ -413,13 +397,8 @@ final class FuseLoop {
                 if (stopping) {
                     return;
                 }
-                MEMORY.putLong(request + BUF_SIZE, bufferSize);
-                MEMORY.putInt(request + BUF_FLAGS, 0);
-                MEMORY.putAddress(request + BUF_MEM, buffer);
-                MEMORY.putInt(request + BUF_FD, 0);
-                MEMORY.putLong(request + BUF_POS, 0);
-                MEMORY.putAddress(channelSlot, session.channel());
-                int res = session.receive(request, channelSlot);
+                request.reset(session.channel());
+                int res = session.receive(request.buf(), request.channelSlot());
                 if (res == -EINTR || res == -EAGAIN) {
                     continue;
                 }
@@ -431,13 +410,13 @@ final class FuseLoop {
                     endAll(false); // this worker leads: nobody else waits in receive
                     return;
                 }
-                int opcode = MEMORY.getInt(buffer + IN_OPCODE);
+                int opcode = request.opcode();
                 if (opcode == FUSE_INIT && !init.isDone()) {
-                    init.complete(FuseLowLevel.copyOut(buffer, Math.min(res, MEMORY.getInt(buffer + IN_LEN))));
+                    init.complete(request.copy(res));
                 }
                 if (releaseBeforeFirst.compareAndSet(true, false)) {
                     // Interrupts have odd ids (their request's id + 1); requests have even ones.
-                    long first = MEMORY.getLong(buffer + IN_UNIQUE) & ~1L;
+                    long first = request.unique() & ~1L;
                     released.complete(releasedFromLog + releaseBefore(first));
                 }
                 // An unlink may take long (it syncs the backing), and while it runs, reads of the same
@@ -445,16 +424,16 @@ final class FuseLoop {
                 // arrival until the last one in progress ends, every request is answered on a thread
                 // that has given up the lead, as in libfuse's own multithreaded loop.
                 boolean unlink = opcode == FUSE_UNLINK
-                        || (MEMORY.getInt(request + BUF_FLAGS) & FUSE_BUF_IS_FD) != 0; // unknown: as slow
+                        || request.inDevice(); // unknown: as slow
                 if (unlink) {
                     unlinking.incrementAndGet();
                 }
                 if (unlink || unlinking.get() > 0) {
                     handOff();
                 }
-                log.begin(slot, MEMORY.getLong(buffer + IN_UNIQUE));
+                log.begin(slot, request.unique());
                 try {
-                    session.process(request, MEMORY.getAddress(channelSlot));
+                    session.process(request.buf(), request.channel());
                 } finally {
                     log.end(slot);
                     if (unlink) {
@@ -495,21 +474,7 @@ final class FuseLoop {
 
         /** Processes the connection's first INIT again, for libfuse's state; its reply goes nowhere. */
         void replay(byte[] init) {
-            long mem = FuseLowLevel.allocate(Math.max(init.length, bufferSize()));
-            long buf = FuseLowLevel.allocate(BUF_BYTES);
-            try {
-                FuseLowLevel.copyIn(mem, init);
-                MEMORY.putLong(mem + IN_UNIQUE, REPLAY_UNIQUE);
-                MEMORY.putLong(buf + BUF_SIZE, init.length);
-                MEMORY.putInt(buf + BUF_FLAGS, 0);
-                MEMORY.putAddress(buf + BUF_MEM, mem);
-                MEMORY.putInt(buf + BUF_FD, -1);
-                MEMORY.putLong(buf + BUF_POS, 0);
-                lib.process(session, buf, channel);
-            } finally {
-                FuseLowLevel.free(buf);
-                FuseLowLevel.free(mem);
-            }
+            FuseRequest.process(lib, session, channel, init, REPLAY_UNIQUE);
         }
 
         @Override

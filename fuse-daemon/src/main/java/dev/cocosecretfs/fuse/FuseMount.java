@@ -25,6 +25,8 @@ public final class FuseMount {
     private static final System.Logger LOG = System.getLogger(FuseMount.class.getName());
     private static final long READY_TIMEOUT_SECONDS = 60;
     private static final long EXIT_TIMEOUT_SECONDS = 10;
+    /** How long an unmounted connection may take to end by itself before binds elsewhere are cut off. */
+    private static final long BIND_GRACE_SECONDS = 1;
     private static final Path FUSE_CONNECTIONS = Path.of("/sys/fs/fuse/connections");
 
     /** What {@link #unmount()} found and did. */
@@ -238,6 +240,14 @@ public final class FuseMount {
             outcome = detachOurs();
         }
         try {
+            if (outcome == Unmount.UNMOUNTED && !ended(BIND_GRACE_SECONDS)) {
+                // Unmounted here, but the connection lives on: a bind of the mount elsewhere (a
+                // container's) holds it, and would wait for a daemon that is leaving. End it, so that
+                // those binds fail at once (ENOTCONN) and this loop ends.
+                LOG.log(System.Logger.Level.INFO, "binds of {0} elsewhere (a container''s?) still hold the mount:"
+                        + " ending its connection", mountPoint);
+                abort(ours.get());
+            }
             loop.get(EXIT_TIMEOUT_SECONDS, TimeUnit.SECONDS);
             if (ownsPoint) {
                 point.close();
@@ -254,6 +264,16 @@ public final class FuseMount {
             Thread.currentThread().interrupt();
         }
         return outcome;
+    }
+
+    /** Waits up to {@code seconds} for the loop to end: whether it did. */
+    private boolean ended(long seconds) throws InterruptedException, ExecutionException {
+        try {
+            loop.get(seconds, TimeUnit.SECONDS);
+            return true;
+        } catch (TimeoutException e) {
+            return false;
+        }
     }
 
     private Unmount detachOurs() {

@@ -2,6 +2,7 @@
 package dev.cocosecretfs.fuse;
 
 import dev.cocosecretfs.platform.FuseLowLevel;
+import dev.cocosecretfs.platform.NativeMemory;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -43,7 +44,7 @@ public final class RequestLog {
     public List<Long> pending() {
         List<Long> ids = new ArrayList<>();
         for (int i = 0; address != 0 && i < SLOTS; i++) {
-            long id = FuseLowLevel.getLong(address + i * 8L);
+            long id = NativeMemory.getLong(address + i * 8L);
             if (id != 0) {
                 ids.add(id);
             }
@@ -54,7 +55,7 @@ public final class RequestLog {
     /** Empties every slot, before the workers start writing. */
     public void clear() {
         if (address != 0) {
-            FuseLowLevel.zero(address, BYTES);
+            NativeMemory.fill(address, BYTES, (byte) 0);
         }
     }
 
@@ -73,13 +74,13 @@ public final class RequestLog {
 
     void begin(int slot, long unique) {
         if (slot >= 0) {
-            FuseLowLevel.putLong(address + slot * 8L, unique);
+            NativeMemory.putLong(address + slot * 8L, unique);
         }
     }
 
     void end(int slot) {
         if (slot >= 0) {
-            FuseLowLevel.putLong(address + slot * 8L, 0);
+            NativeMemory.putLong(address + slot * 8L, 0);
         }
     }
 }

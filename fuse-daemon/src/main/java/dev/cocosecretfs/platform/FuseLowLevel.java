@@ -199,12 +199,12 @@ public final class FuseLowLevel {
         if (dlopen == 0 || dlvsym == 0) {
             throw new UnsatisfiedLinkError("the C library has no dlopen or dlvsym");
         }
-        long name = cString(LIBRARY);
+        long name = NativeMemory.cString(LIBRARY);
         long handle;
         try {
             handle = INVOKER.invokeL2(context(Type.POINTER, Type.POINTER, Type.SINT), dlopen, name, RTLD_NOW);
         } finally {
-            free(name);
+            NativeMemory.free(name);
         }
         if (handle == 0) {
             throw new UnsatisfiedLinkError("cannot load " + LIBRARY + ": install libfuse2");
@@ -213,8 +213,8 @@ public final class FuseLowLevel {
     }
 
     private static long symbol(long handle, long dlvsym, String name, String version) {
-        long cName = cString(name);
-        long cVersion = cString(version);
+        long cName = NativeMemory.cString(name);
+        long cVersion = NativeMemory.cString(version);
         try {
             long address = INVOKER.invokeL3(P_PPP, dlvsym, handle, cName, cVersion);
             if (address == 0) {
@@ -222,38 +222,14 @@ public final class FuseLowLevel {
             }
             return address;
         } finally {
-            free(cName);
-            free(cVersion);
+            NativeMemory.free(cName);
+            NativeMemory.free(cVersion);
         }
     }
 
     static CallContext context(Type result, Type... parameters) {
         // No errno to keep: these calls report failure in their results.
         return new CallContext(result, parameters, CallingConvention.DEFAULT, false);
-    }
-
-    /** A copy of {@code s} as a NUL-terminated UTF-8 string in native memory, to be freed with {@link #free}. */
-    public static long cString(String s) {
-        byte[] utf8 = s.getBytes(StandardCharsets.UTF_8);
-        long address = allocate(utf8.length + 1);
-        MEMORY.putZeroTerminatedByteArray(address, utf8, 0, utf8.length);
-        return address;
-    }
-
-    /** Zeroed native memory, to be freed with {@link #free}. */
-    public static long allocate(long size) {
-        long address = MEMORY.allocateMemory(size, true);
-        if (address == 0) {
-            throw new OutOfMemoryError("cannot allocate " + size + " bytes of native memory");
-        }
-        return address;
-    }
-
-    /** Frees memory of {@link #allocate} or {@link #cString}; 0 is ignored. */
-    public static void free(long address) {
-        if (address != 0) {
-            MEMORY.freeMemory(address);
-        }
     }
 
     // The session.
@@ -263,21 +239,21 @@ public final class FuseLowLevel {
      * (built by {@link Args}): a channel, or 0 (libfuse has printed why).
      */
     public long mount(String mountPoint, long args) {
-        long where = cString(mountPoint);
+        long where = NativeMemory.cString(mountPoint);
         try {
             return INVOKER.invokeL2(P_PP, mount, where, args);
         } finally {
-            free(where);
+            NativeMemory.free(where);
         }
     }
 
     /** Unmounts, unless the kernel already has, and destroys the channel (closing its descriptor). */
     public void unmount(String mountPoint, long channel) {
-        long where = cString(mountPoint);
+        long where = NativeMemory.cString(mountPoint);
         try {
             INVOKER.invokeL2(V_PP, unmount, where, channel);
         } finally {
-            free(where);
+            NativeMemory.free(where);
         }
     }
 
@@ -339,7 +315,7 @@ public final class FuseLowLevel {
      * @return 0, or a negative errno
      */
     public int sendError(long channel, long unique, int errno) {
-        long header = allocate(OUT_HEADER_BYTES + IOV_BYTES);
+        long header = NativeMemory.allocate(OUT_HEADER_BYTES + IOV_BYTES);
         try {
             MEMORY.putInt(header + OUT_LEN, OUT_HEADER_BYTES);
             MEMORY.putInt(header + OUT_ERROR, -errno);
@@ -349,7 +325,7 @@ public final class FuseLowLevel {
             MEMORY.putLong(iov + 8, OUT_HEADER_BYTES);
             return (int) INVOKER.invokeL3(I_PPL, channelSend, channel, iov, 1);
         } finally {
-            free(header);
+            NativeMemory.free(header);
         }
     }
 
@@ -472,58 +448,12 @@ public final class FuseLowLevel {
 
     /** The name at {@code name} of {@code length} bytes as a string (a file name, never a secret). */
     public static String name(long name, int length) {
-        byte[] bytes = new byte[length];
-        MEMORY.getByteArray(name, bytes, 0, length);
-        return new String(bytes, StandardCharsets.UTF_8);
+        return new String(NativeMemory.get(name, length), StandardCharsets.UTF_8);
     }
 
     /** Frees the current thread's scratch memory for replies: call it when a thread that replied ends. */
     public static void releaseThreadMemory() {
         Scratch.release();
-    }
-
-    /** Zeroes {@code size} bytes at {@code address}. */
-    public static void zero(long address, long size) {
-        if (size > 0) {
-            MEMORY.setMemory(address, size, (byte) 0);
-        }
-    }
-
-    /** Native memory accessors for raw requests, for the loop. */
-    public static long getLong(long address) {
-        return MEMORY.getLong(address);
-    }
-
-    public static int getInt(long address) {
-        return MEMORY.getInt(address);
-    }
-
-    public static void putLong(long address, long value) {
-        MEMORY.putLong(address, value);
-    }
-
-    public static void putInt(long address, int value) {
-        MEMORY.putInt(address, value);
-    }
-
-    public static long getAddress(long address) {
-        return MEMORY.getAddress(address);
-    }
-
-    public static void putAddress(long address, long value) {
-        MEMORY.putAddress(address, value);
-    }
-
-    /** Copies {@code length} bytes of native memory into a new array (requests, never secrets). */
-    public static byte[] copyOut(long address, int length) {
-        byte[] bytes = new byte[length];
-        MEMORY.getByteArray(address, bytes, 0, length);
-        return bytes;
-    }
-
-    /** Copies {@code bytes} to native memory at {@code address}. */
-    public static void copyIn(long address, byte[] bytes) {
-        MEMORY.putByteArray(address, bytes, 0, bytes.length);
     }
 
     /** The attributes of a file or directory, as a getattr or lookup reports them. */
@@ -554,10 +484,10 @@ public final class FuseLowLevel {
 
         public Args(String name, java.util.List<String> arguments) {
             strings = new long[arguments.size() + 1];
-            argv = allocate((long) (strings.length + 1) * Long.BYTES);
-            args = allocate(ARGS_BYTES);
+            argv = NativeMemory.allocate((long) (strings.length + 1) * Long.BYTES);
+            args = NativeMemory.allocate(ARGS_BYTES);
             for (int i = 0; i < strings.length; i++) {
-                strings[i] = cString(i == 0 ? name : arguments.get(i - 1));
+                strings[i] = NativeMemory.cString(i == 0 ? name : arguments.get(i - 1));
                 MEMORY.putAddress(argv + (long) i * Long.BYTES, strings[i]);
             }
             MEMORY.putInt(args + ARGS_ARGC, strings.length);
@@ -573,10 +503,10 @@ public final class FuseLowLevel {
             // What libfuse allocated while parsing; ours (allocated == 0) stays and is freed here.
             INVOKER.invokeL1(V_P, get().freeArgs, args);
             for (long string : strings) {
-                free(string);
+                NativeMemory.free(string);
             }
-            free(argv);
-            free(args);
+            NativeMemory.free(argv);
+            NativeMemory.free(args);
         }
     }
 
@@ -584,14 +514,14 @@ public final class FuseLowLevel {
     private static final class Scratch {
         private static final int NAME_BYTES = 1024;
         private static final ThreadLocal<long[]> MEMORY_OF_THREAD = ThreadLocal.withInitial(
-                () -> new long[] {allocate(ENTRY_BYTES + NAME_BYTES)});
+                () -> new long[] {NativeMemory.allocate(ENTRY_BYTES + NAME_BYTES)});
 
         static long entry() {
             return MEMORY_OF_THREAD.get()[0];
         }
 
         static void release() {
-            free(MEMORY_OF_THREAD.get()[0]);
+            NativeMemory.free(MEMORY_OF_THREAD.get()[0]);
             MEMORY_OF_THREAD.remove();
         }
 

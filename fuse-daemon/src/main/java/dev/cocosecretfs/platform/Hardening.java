@@ -7,7 +7,9 @@ import java.util.List;
 /**
  * Process settings that keep secrets from leaking out of the daemon's memory: no core dumps, no
  * ptrace or /proc/PID/mem by other processes of the same user, and freed heap memory overwritten by
- * glibc, which is what clears the reply buffers libfuse frees (see {@link ReplyMemory}).
+ * glibc. Secret bytes themselves never reach memory that is freed uncleared: a read goes into the
+ * worker thread's own reply buffer ({@link ReplyBuffer}), which is zeroed right after the reply;
+ * M_PERTURB is for everything else that passes through malloc (libfuse's requests, names).
  *
  * <p>Memory is deliberately not locked (no mlockall): a secret is in the daemon's memory only while
  * one read is being answered, never after, which the mount tests check by scanning the whole
@@ -21,15 +23,11 @@ public final class Hardening {
     private static final int M_PERTURB = -6;
     /** Freed memory becomes this byte; allocated memory its complement, 0xff. */
     private static final int PERTURB_BYTE = 0x00;
-    /** What glibc fills newly allocated chunks with under M_PERTURB. */
-    private static final byte ALLOCATED_FILL = (byte) (PERTURB_BYTE ^ 0xff);
-    /** Written into the probe buffer before it is freed: neither fill byte. */
-    private static final byte PROBE_FILL = (byte) 0xa5;
 
     private Hardening() {}
 
     /**
-     * The four guards, each reporting whether it took: the process's own calls in production, a fake in
+     * The three guards, each reporting whether it took: the process's own calls in production, a fake in
      * tests (a guard that fails cannot be provoked on demand on every machine).
      */
     public interface Guards {
@@ -41,9 +39,6 @@ public final class Hardening {
 
         /** mallopt(M_PERTURB, ...): 1 on success, 0 on failure (glibc sets no errno). */
         int perturbFreedMemory();
-
-        /** {@link Hardening#freedRepliesAreOverwritten()}. */
-        boolean freedRepliesAreOverwritten();
 
         /** The text for the errno the last failed call left. */
         String lastError();
@@ -65,11 +60,6 @@ public final class Hardening {
         public int perturbFreedMemory() {
             // glibc perturbs with (value & 0xff); 0 would mean "off", so ask for 0x100, which fills with 0x00.
             return Native.libc().mallopt(M_PERTURB, 0x100 | PERTURB_BYTE);
-        }
-
-        @Override
-        public boolean freedRepliesAreOverwritten() {
-            return Hardening.freedRepliesAreOverwritten();
         }
 
         @Override
@@ -103,38 +93,6 @@ public final class Hardening {
         if (guards.perturbFreedMemory() != 1) {
             failed.add("mallopt(M_PERTURB) failed: freed memory is not overwritten");
         }
-        if (!guards.freedRepliesAreOverwritten()) {
-            failed.add("this C library does not overwrite freed reply buffers (is glibc's tcache enabled for"
-                    + " them, or another malloc preloaded?): secrets read through the mount could stay in this"
-                    + " process's memory");
-        }
         return List.copyOf(failed);
-    }
-
-    /**
-     * True if glibc overwrites a reply buffer of {@link ReplyMemory} when it is freed. Checked from the
-     * allocation side, which needs no look at freed memory: M_PERTURB fills every chunk that malloc
-     * hands out of its bins with the complement of the perturb byte, but not a chunk it hands back
-     * from the per-thread cache, and the cache is used for a size on free exactly when it is used on
-     * malloc. So a buffer freed and allocated again that comes back as all complement bytes proves
-     * both: the perturb byte is set, and chunks of that size skip the cache, so free overwrites them.
-     */
-    public static boolean freedRepliesAreOverwritten() {
-        long size = ReplyMemory.MIN_BYTES;
-        long first = ReplyMemory.allocate(size);
-        NativeMemory.fill(first, size, PROBE_FILL);
-        ReplyMemory.free(first);
-        long second = ReplyMemory.allocate(size);
-        try {
-            byte[] bytes = NativeMemory.get(second, (int) size);
-            for (byte b : bytes) {
-                if (b != ALLOCATED_FILL) {
-                    return false;
-                }
-            }
-            return true;
-        } finally {
-            ReplyMemory.free(second);
-        }
     }
 }

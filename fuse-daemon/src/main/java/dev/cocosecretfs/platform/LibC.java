@@ -258,7 +258,7 @@ public final class LibC {
         return (int) INVOKER.invokeL2(I_IL, ftruncate, fd, length);
     }
 
-    /** For the buffers libfuse frees itself once a reply is sent: see {@link ReplyMemory}. */
+    /** glibc malloc: native memory that is not the daemon's own scratch. */
     public long malloc(long size) {
         return INVOKER.invokeL1(P_S, malloc, size);
     }

@@ -9,7 +9,7 @@ import java.nio.charset.StandardCharsets;
  * Native memory by address: what the daemon's native calls take and return instead of jnr-ffi's
  * {@code Pointer}. A {@code long} address cannot stand for a Java array, so a secret read into one
  * never passes through the heap. Memory of {@link #allocate} is jffi's (malloc underneath), for the
- * daemon's own scratch and structs; reply buffers that libfuse frees come from {@link ReplyMemory}.
+ * daemon's own scratch and structs.
  */
 public final class NativeMemory {
     private static final MemoryIO MEMORY = MemoryIO.getInstance();

@@ -91,7 +91,7 @@ public final class Operations {
     /** Builds the table for {@code fs}; kept for the life of the process. */
     public static Operations of(Callbacks fs) {
         checkNotNull(fs, "fs");
-        Operations ops = new Operations(FuseLowLevel.allocate(BYTES));
+        Operations ops = new Operations(NativeMemory.allocate(BYTES));
         Type p = Type.POINTER;
         Type u64 = Type.UINT64;
         Type s64 = Type.SINT64;

@@ -18,10 +18,10 @@ public final class ReplyBuffer {
         long[] buffer = OF_THREAD.get();
         if (buffer[1] < size || buffer[0] == 0) {
             long capacity = Math.max(MIN_BYTES, Long.highestOneBit(Math.max(size, 1) - 1) << 1);
-            long address = FuseLowLevel.allocate(capacity);
+            long address = NativeMemory.allocate(capacity);
             if (buffer[0] != 0) {
-                FuseLowLevel.zero(buffer[0], buffer[1]);
-                FuseLowLevel.free(buffer[0]);
+                NativeMemory.fill(buffer[0], buffer[1], (byte) 0);
+                NativeMemory.free(buffer[0]);
             }
             buffer[0] = address;
             buffer[1] = capacity;
@@ -31,15 +31,15 @@ public final class ReplyBuffer {
 
     /** Zeroes the first {@code used} bytes of this thread's buffer at {@code address}, once the reply is sent. */
     public static void done(long address, long used) {
-        FuseLowLevel.zero(address, used);
+        NativeMemory.fill(address, used, (byte) 0);
     }
 
     /** Zeroes and frees this thread's buffer: call it when a thread that replied ends. */
     public static void release() {
         long[] buffer = OF_THREAD.get();
         if (buffer[0] != 0) {
-            FuseLowLevel.zero(buffer[0], buffer[1]);
-            FuseLowLevel.free(buffer[0]);
+            NativeMemory.fill(buffer[0], buffer[1], (byte) 0);
+            NativeMemory.free(buffer[0]);
         }
         OF_THREAD.remove();
     }

@@ -28,9 +28,7 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
     private static final int EACCES = 13;
     private static final int EROFS = 30;
     private static final int EPERM = 1;
-    /** 4 KiB of zeros in native memory that nothing ever writes to: the source of every wipe, shared by all. */
     private static final int ZEROS_BYTES = 4096;
-    private static final long ZEROS = NativeMemory.allocate(ZEROS_BYTES);
     private static final int SCRATCH_BYTES = 64;
     /** In the scratch memory: two struct iovec for preadv, then the head they read. */
     private static final int IOVEC_BYTES = 16;
@@ -46,6 +44,16 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
     /** Per-thread native room for headers, which every read checks, and preadv's vector: no allocation per read. */
     private final ThreadLocal<NativeMemory.Scratch> scratch =
             ThreadLocal.withInitial(() -> NativeMemory.scratch(SCRATCH_BYTES));
+
+    /**
+     * 4 KiB of zeros in native memory that nothing ever writes to: the source of every wipe, shared by
+     * all. In a holder of its own so that touching FdStore (DeviceStore.DEFAULT_PATH, while the command
+     * line is parsed) loads no native code: the open-file limit is checked before jffi unpacks its
+     * library.
+     */
+    private static final class Zeros {
+        static final long ADDRESS = NativeMemory.allocate(ZEROS_BYTES);
+    }
 
     /** An open descriptor, what it is, and whether it was opened for writing. */
     record Descriptor(int fd, boolean writable, long size, int type, long rdev) {}
@@ -246,7 +254,7 @@ abstract sealed class FdStore implements BackingStore permits FileStore, DeviceS
         long done = 0;
         while (done < length) {
             int chunk = (int) Math.min(ZEROS_BYTES, length - done);
-            long n = libc.pwrite(fd, ZEROS, chunk, offset + done);
+            long n = libc.pwrite(fd, Zeros.ADDRESS, chunk, offset + done);
             if (n < 0) {
                 int errno = Native.errno();
                 if (errno == EINTR) {

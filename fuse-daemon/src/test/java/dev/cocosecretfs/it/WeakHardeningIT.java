@@ -46,9 +46,9 @@ class WeakHardeningIT {
 
     static ProcessBuilder underFilter(String... daemonArgs) throws Exception {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Path testClasses = Path.of(SeccompExec.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-        List<String> cmd = new ArrayList<>(List.of(java.toString(), "-cp",
-                CocoDaemon.jar() + File.pathSeparator + testClasses, SeccompExec.class.getName()));
+        // The test's own class path: SeccompExec binds libc through jnr-ffi, a test dependency only.
+        List<String> cmd = new ArrayList<>(List.of(java.toString(), "-cp", System.getProperty("java.class.path"),
+                SeccompExec.class.getName()));
         cmd.addAll(CocoDaemon.command(CocoDaemon.Start.QUICK, CocoDaemon.jar(), List.of(daemonArgs)));
         return new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     }

@@ -78,6 +78,34 @@ class LibCTest {
     }
 
     @Test
+    @DisplayName("writev writes its buffers in order in one call; read reads from the file offset")
+    void writevAndRead() throws Exception {
+        Path file = tmp.resolve("v");
+        int fd = C.open(file.toString(), LibC.O_RDWR | LibC.O_CREAT | LibC.O_CLOEXEC, 0600);
+        long block = NativeMemory.allocate(64);
+        try {
+            long iov = block;
+            long one = block + 32;
+            long two = block + 48;
+            NativeMemory.put(one, "head".getBytes(StandardCharsets.US_ASCII));
+            NativeMemory.put(two, "-tail".getBytes(StandardCharsets.US_ASCII));
+            NativeMemory.putLong(iov, one);
+            NativeMemory.putLong(iov + 8, 4);
+            NativeMemory.putLong(iov + 16, two);
+            NativeMemory.putLong(iov + 24, 5);
+            assertThat(C.writev(fd, iov, 2)).isEqualTo(9);
+            assertThat(Files.readString(file)).isEqualTo("head-tail");
+            assertThat(C.lseek(fd, 2, 0 /* SEEK_SET */)).isEqualTo(2);
+            NativeMemory.fill(block, 64, (byte) 0);
+            assertThat(C.read(fd, block, 64)).isEqualTo(7);
+            assertThat(new String(NativeMemory.get(block, 7), StandardCharsets.US_ASCII)).isEqualTo("ad-tail");
+        } finally {
+            NativeMemory.free(block);
+            C.close(fd);
+        }
+    }
+
+    @Test
     @DisplayName("fstat reads the x86-64 struct stat: inode, size, mode, and device numbers")
     void fstat() throws Exception {
         Path file = Files.write(tmp.resolve("f"), new byte[123]);
