@@ -40,7 +40,7 @@
 # if anything failed. Artefacts and console logs are in vm-test/out/.
 #
 # Environment: KVER (default: the newest /lib/modules/*/build with a /boot/vmlinuz),
-# VM_SMP (2), VM_TIMEOUT1 (60 s), VM_TIMEOUT2 (150 s), VM_TIMEOUT3 (1200 s),
+# VM_SMP (2), VM_TIMEOUT1 (60 s), VM_TIMEOUT2 (150 s), VM_TIMEOUT3 (1500 s),
 # VM_TIMEOUT4 (90 s for a boot that only loads the shim; VM_TIMEOUT2 + 60 s with the daemon), VM_JAVA_OPTS
 # (-Xint: options for the guest's JVM, see below), VM_START_TIMEOUT (120 s: the service's
 # TimeoutStartSec in phase 3), VM_APPEND (extra kernel parameters, e.g. loglevel=7),
@@ -59,7 +59,7 @@ SIZE=4096
 SMP=${VM_SMP:-2}
 T1=${VM_TIMEOUT1:-60}
 T2=${VM_TIMEOUT2:-150}
-T3=${VM_TIMEOUT3:-1200}
+T3=${VM_TIMEOUT3:-1500}  # phase 3 ran 815-1036 s here with the restart checks
 T4=${VM_TIMEOUT4:-90}
 # Debian's OVMF: its code read-only, and a fresh copy of its variable store per boot.
 OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
