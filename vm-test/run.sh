@@ -16,11 +16,15 @@
 #            the .deb installed there as an operator would (dpkg -i, its Depends met by
 #            the host's root; postinst has DKMS build the shim); then switch_root to
 #            systemd, which mounts /run/coco at boot. Checks (guest/systemd-checks): the
-#            mount as PID 1 sees it, readiness, the journal's priorities, rm, stop, start
-#            with the shim unloaded, SIGKILL and the automatic restart; then the package's
-#            life with a reader looping over the secrets: upgrade to a higher version while
-#            the service runs, a JDK upgrade (the trigger), dpkg -r, dpkg -P, and a fresh
-#            install. Needs `make deb deb-upgrade` first.
+#            mount as PID 1 sees it, readiness, the journal's priorities, the fd store, rm,
+#            stop, start with the shim unloaded; then, with a reader in a mount namespace of
+#            its own looping through a read-write and a read-only bind of /run/coco (probe
+#            readloop), SIGKILL and the automatic restart, systemctl restart, an upgrade to
+#            a higher version while the service runs, a JDK upgrade (the trigger): each time
+#            the next daemon takes the mount over, the same connection, and the reader never
+#            sees ENOTCONN (after the kill, EIO at most; after the others, no error at all);
+#            then a stop (the mount and the store go, the binds fail with ENOTCONN), a
+#            start, dpkg -r, dpkg -P. Needs `make deb deb-upgrade` first.
 #   phase 4  the EFI route, as on a real confidential VM: Debian's OVMF (q35) starts our
 #            UEFI application (efi/coco-efi.c), which publishes the page as OVMF's AmdSev
 #            build does and boots the kernel. Six boots: the shim loads with no
@@ -36,7 +40,7 @@
 # if anything failed. Artefacts and console logs are in vm-test/out/.
 #
 # Environment: KVER (default: the newest /lib/modules/*/build with a /boot/vmlinuz),
-# VM_SMP (2), VM_TIMEOUT1 (60 s), VM_TIMEOUT2 (150 s), VM_TIMEOUT3 (1200 s),
+# VM_SMP (2), VM_TIMEOUT1 (60 s), VM_TIMEOUT2 (150 s), VM_TIMEOUT3 (1500 s),
 # VM_TIMEOUT4 (90 s for a boot that only loads the shim; VM_TIMEOUT2 + 60 s with the daemon), VM_JAVA_OPTS
 # (-Xint: options for the guest's JVM, see below), VM_START_TIMEOUT (120 s: the service's
 # TimeoutStartSec in phase 3), VM_APPEND (extra kernel parameters, e.g. loglevel=7),
@@ -55,7 +59,7 @@ SIZE=4096
 SMP=${VM_SMP:-2}
 T1=${VM_TIMEOUT1:-60}
 T2=${VM_TIMEOUT2:-150}
-T3=${VM_TIMEOUT3:-1200}
+T3=${VM_TIMEOUT3:-1500}  # phase 3 ran 815-1036 s here with the restart checks
 T4=${VM_TIMEOUT4:-90}
 # Debian's OVMF: its code read-only, and a fresh copy of its variable store per boot.
 OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd

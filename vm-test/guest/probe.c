@@ -12,6 +12,14 @@
  *   probe finit MODULE PARAMS          one finit_module(2) with PARAMS ("" for none);
  *                                      prints "ret=0" or "err=NAME" (busybox's insmod
  *                                      retries a refused load with init_module(2))
+ *   probe unlink FILE                  one unlink(); prints "ret=0" or "err=NAME"
+ *   probe readloop LOG STOP PAUSE-MS PATH=EXPECTED...
+ *                                      the reader of phase 3: opens, reads whole and
+ *                                      closes each PATH in turn, PAUSE-MS apart, until
+ *                                      the file STOP exists; EXPECTED is a file with the
+ *                                      bytes PATH must hold, or "-" for a PATH that must
+ *                                      not exist (ENOENT). Appends one line a read to LOG
+ *                                      (see readloop below); never the bytes read.
  *   probe exit CODE                    writes CODE to QEMU's isa-debug-exit port 0xf4
  */
 #define _GNU_SOURCE
@@ -22,7 +30,9 @@
 #include <string.h>
 #include <sys/io.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static void die(const char *what)
@@ -46,6 +56,118 @@ static int open_or_die(const char *path, int flags)
 	if (fd < 0)
 		die(path);
 	return fd;
+}
+
+static long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000L + t.tv_nsec / 1000000;
+}
+
+/* The whole content of FILE, read once (the expected bytes); its length in *len. */
+static char *slurp(const char *file, size_t *len)
+{
+	int fd = open_or_die(file, O_RDONLY);
+	struct stat st;
+	char *buf;
+
+	if (fstat(fd, &st))
+		die(file);
+	buf = malloc(st.st_size + 1);
+	if (!buf)
+		die("malloc");
+	*len = 0;
+	while (*len < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + *len, st.st_size - *len);
+
+		if (n <= 0)
+			die(file);
+		*len += n;
+	}
+	close(fd);
+	return buf;
+}
+
+struct target {
+	const char *path;
+	char *want;	/* NULL: the path must not exist */
+	size_t len;
+};
+
+/*
+ * readloop: the reader that stands in for a container's process. One line a read, written
+ * with one write(2) on LOG opened O_APPEND, so that the marks the checks append between
+ * them stay in order:
+ *   ok MS PATH                 PATH read back exactly its expected bytes
+ *   absent MS PATH             PATH, which must not exist, does not (ENOENT)
+ *   err MS PATH NAME (TEXT)    open or read failed: errno's name and strerror's text
+ *   bad MS PATH                PATH read, but not its expected bytes (length or content)
+ *   back MS PATH               PATH, which must not exist, opened
+ * MS is how long the read took, in milliseconds. Ends with "end N" (reads done).
+ */
+static int readloop(const char *log, const char *stop, long pause_ms, int n, char **specs)
+{
+	struct target *t = calloc(n, sizeof(*t));
+	size_t cap = 1 << 16;
+	char *buf = malloc(cap), line[4096];
+	struct timespec pause = { pause_ms / 1000, pause_ms % 1000 * 1000000 };
+	long reads = 0;
+	int out = open(log, O_WRONLY | O_APPEND | O_CREAT, 0600), i, len;
+
+	if (!t || !buf)
+		die("malloc");
+	if (out < 0)
+		die(log);
+	for (i = 0; i < n; i++) {
+		char *eq = strrchr(specs[i], '=');
+
+		if (!eq) {
+			fprintf(stderr, "probe: readloop: '%s' is not PATH=EXPECTED\n", specs[i]);
+			return 64;
+		}
+		*eq = 0;
+		t[i].path = specs[i];
+		if (strcmp(eq + 1, "-"))
+			t[i].want = slurp(eq + 1, &t[i].len);
+	}
+	for (i = 0; access(stop, F_OK); i = (i + 1) % n, reads++) {
+		long t0 = now_ms();
+		int fd = open(t[i].path, O_RDONLY), err = 0;
+		size_t got = 0;
+		const char *verdict;
+
+		if (fd >= 0) {
+			ssize_t r;
+
+			while ((r = read(fd, buf + got, cap - got)) > 0 && (got += r) < cap)
+				;
+			if (r < 0)
+				err = errno;
+			close(fd);
+		} else {
+			err = errno;
+		}
+		if (!t[i].want)
+			verdict = fd < 0 && err == ENOENT ? "absent" : fd >= 0 ? "back" : "err";
+		else if (err)
+			verdict = "err";
+		else
+			verdict = got == t[i].len && !memcmp(buf, t[i].want, got) ? "ok" : "bad";
+		if (!strcmp(verdict, "err"))
+			len = snprintf(line, sizeof(line), "err %ld %s %s (%s)\n", now_ms() - t0, t[i].path,
+				       strerrorname_np(err) ? strerrorname_np(err) : "?", strerror(err));
+		else
+			len = snprintf(line, sizeof(line), "%s %ld %s\n", verdict, now_ms() - t0, t[i].path);
+		if (write(out, line, len) != len)
+			die(log);
+		nanosleep(&pause, NULL);
+	}
+	len = snprintf(line, sizeof(line), "end %ld\n", reads);
+	if (write(out, line, len) != len)
+		die(log);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -101,6 +223,12 @@ int main(int argc, char **argv)
 		result(syscall(SYS_finit_module, fd, argv[3], 0));
 		return 0;
 	}
+	if (!strcmp(cmd, "unlink") && argc == 3) {
+		result(unlink(argv[2]));
+		return 0;
+	}
+	if (!strcmp(cmd, "readloop") && argc >= 6)
+		return readloop(argv[2], argv[3], strtol(argv[4], NULL, 0), argc - 5, argv + 5);
 	if (!strcmp(cmd, "exit") && argc == 3) {
 		if (ioperm(0xf4, 1, 1))
 			die("ioperm");
