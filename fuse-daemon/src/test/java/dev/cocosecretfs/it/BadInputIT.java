@@ -4,7 +4,7 @@ package dev.cocosecretfs.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cocosecretfs.fuse.MountTable;
-import dev.cocosecretfs.security.CocoDaemon;
+import dev.cocosecretfs.testing.CocoDaemon;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;

@@ -2,7 +2,7 @@
 package dev.cocosecretfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import dev.cocosecretfs.security.CocoDaemon;
+import dev.cocosecretfs.testing.CocoDaemon;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;

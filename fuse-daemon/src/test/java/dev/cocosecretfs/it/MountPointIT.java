@@ -4,7 +4,8 @@ package dev.cocosecretfs.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cocosecretfs.fuse.MountTable;
-import dev.cocosecretfs.security.CocoDaemon;
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.Daemons;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

@@ -5,7 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cocosecretfs.fuse.MountTable;
 import dev.cocosecretfs.platform.ExclusiveLock;
-import dev.cocosecretfs.security.CocoDaemon;
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.Daemons;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -5,8 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
 import dev.cocosecretfs.fuse.MountTable;
-import dev.cocosecretfs.security.CocoDaemon;
-import dev.cocosecretfs.security.SecretPage;
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.Daemons;
+import dev.cocosecretfs.testing.FakeSystemd;
+import dev.cocosecretfs.testing.SecretPage;
+import dev.cocosecretfs.testing.TestLibC;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -3,7 +3,8 @@ package dev.cocosecretfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.cocosecretfs.security.CocoDaemon;
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.Daemons;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;

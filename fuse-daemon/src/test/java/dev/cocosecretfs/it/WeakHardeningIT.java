@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.cocosecretfs.fuse.MountTable;
-import dev.cocosecretfs.security.CocoDaemon;
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.Daemons;
+import dev.cocosecretfs.testing.SeccompExec;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.it;
+package dev.cocosecretfs.testing;
 
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.Pointer;

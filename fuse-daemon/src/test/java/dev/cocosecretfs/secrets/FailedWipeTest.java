@@ -1,19 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.secrets;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.cocosecretfs.secrets.Secret;
-import dev.cocosecretfs.secrets.SecretDirectory;
+import dev.cocosecretfs.platform.NativeMemory;
 import dev.cocosecretfs.store.BackingStore;
 import dev.cocosecretfs.store.Stores;
+import dev.cocosecretfs.testing.ForwardingStore;
+import dev.cocosecretfs.testing.SecretPage;
 import java.io.IOException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Set;
-import dev.cocosecretfs.platform.NativeMemory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;

@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.cocosecretfs.fuse.MountTable;
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.LeakyMount;
+import dev.cocosecretfs.testing.MemoryScanner;
+import dev.cocosecretfs.testing.SecretPage;
+import dev.cocosecretfs.testing.Sys;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.it;
+package dev.cocosecretfs.testing;
 
 import dev.cocosecretfs.fuse.MountTable;
-import dev.cocosecretfs.security.CocoDaemon;
 import dev.cocosecretfs.table.Guid;
 import dev.cocosecretfs.table.SecretTable;
 import java.io.File;
@@ -22,14 +21,14 @@ import java.util.concurrent.TimeUnit;
  * started as bare processes (so that a test can start two at once, or leave stderr a pipe), signals,
  * and clearing whatever mount a test left.
  */
-final class Daemons {
-    static final long DEADLINE_MS = 60_000;
+public final class Daemons {
+    public static final long DEADLINE_MS = 60_000;
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private Daemons() {}
 
     /** A page of {@code count} random secrets of {@code length} bytes; the names, in page order. */
-    static List<String> page(Path file, int count, int length, int pageSize) throws IOException {
+    public static List<String> page(Path file, int count, int length, int pageSize) throws IOException {
         Map<Guid, ByteBuffer> table = new LinkedHashMap<>();
         while (table.size() < count) {
             byte[] secret = new byte[length];
@@ -44,18 +43,18 @@ final class Daemons {
     }
 
     /** {@code coco-secretfs mount --backing BACKING MOUNTPOINT}, stdout and stderr to {@code log}. */
-    static Process start(Path backing, String mountPoint, Path log) throws IOException {
+    public static Process start(Path backing, String mountPoint, Path log) throws IOException {
         return builder(backing, mountPoint).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }
 
-    static ProcessBuilder builder(Path backing, String mountPoint) {
+    public static ProcessBuilder builder(Path backing, String mountPoint) {
         return new ProcessBuilder(CocoDaemon.command(CocoDaemon.Start.QUICK, CocoDaemon.jar(),
                 List.of("mount", "--backing", backing.toString(), mountPoint)))
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
     }
 
     /** True once a coco-secretfs mount is at {@code where} and answers a listing. */
-    static boolean serving(Path where) throws IOException {
+    public static boolean serving(Path where) throws IOException {
         if (MountTable.at(where).filter(m -> m.type().equals("fuse.coco-secretfs")).isEmpty()) {
             return false;
         }
@@ -68,7 +67,7 @@ final class Daemons {
     }
 
     /** Waits for {@link #serving}; fails with the log if the daemon dies first or time runs out. */
-    static void awaitServing(Process daemon, Path where, Path log) throws Exception {
+    public static void awaitServing(Process daemon, Path where, Path log) throws Exception {
         long deadline = System.currentTimeMillis() + DEADLINE_MS;
         while (!serving(where)) {
             if (!daemon.isAlive()) {
@@ -81,7 +80,7 @@ final class Daemons {
         }
     }
 
-    static void signal(long pid, String signal) throws Exception {
+    public static void signal(long pid, String signal) throws Exception {
         Process kill = new ProcessBuilder("kill", "-" + signal, String.valueOf(pid)).inheritIO().start();
         if (!kill.waitFor(DEADLINE_MS, TimeUnit.MILLISECONDS) || kill.exitValue() != 0) {
             throw new AssertionError("kill -" + signal + " " + pid + " failed");
@@ -89,7 +88,7 @@ final class Daemons {
     }
 
     /** SIGTERM and the exit code, within the deadline. */
-    static int stop(Process daemon) throws Exception {
+    public static int stop(Process daemon) throws Exception {
         daemon.destroy();
         if (!daemon.waitFor(DEADLINE_MS, TimeUnit.MILLISECONDS)) {
             throw new AssertionError("daemon did not stop on SIGTERM");
@@ -98,7 +97,7 @@ final class Daemons {
     }
 
     /** Kills what still runs (after SIGCONT, in case it was stopped) and lazily unmounts what is left at the paths. */
-    static void cleanUp(List<Process> daemons, Path... mountPoints) throws Exception {
+    public static void cleanUp(List<Process> daemons, Path... mountPoints) throws Exception {
         for (Process p : daemons) {
             if (p.isAlive()) {
                 signal(p.pid(), "CONT");

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.SecretPage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;

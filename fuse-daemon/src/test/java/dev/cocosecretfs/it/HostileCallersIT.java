@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.SecretPage;
+import dev.cocosecretfs.testing.Sys;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

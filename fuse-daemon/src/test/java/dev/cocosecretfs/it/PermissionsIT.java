@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.SecretPage;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.testing;
 
 import dev.cocosecretfs.store.BackingStore;
 import java.io.IOException;
@@ -9,10 +9,10 @@ import java.nio.ByteBuffer;
  * A store that does what {@code real} does, for tests to override the one step they make fail or
  * wait. Closing it leaves {@code real} open: the test owns that.
  */
-class ForwardingStore implements BackingStore {
-    final BackingStore real;
+public class ForwardingStore implements BackingStore {
+    public final BackingStore real;
 
-    ForwardingStore(BackingStore real) {
+    public ForwardingStore(BackingStore real) {
         this.real = real;
     }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.cocosecretfs.fuse.MountTable;
 import dev.cocosecretfs.table.Guid;
 import dev.cocosecretfs.table.SecretTable;
+import dev.cocosecretfs.testing.CocoDaemon;
 import java.io.File;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
