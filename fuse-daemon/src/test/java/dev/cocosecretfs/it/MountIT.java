@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cocosecretfs.fuse.MountTable;
 import dev.cocosecretfs.testing.CocoDaemon;
-import dev.cocosecretfs.testing.TestLibC;
+import dev.cocosecretfs.testing.Nobody;
+import dev.cocosecretfs.testing.Result;
+import dev.cocosecretfs.testing.Sys;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,7 +53,7 @@ class MountIT {
         Path bin = tmp.resolve("kbs.bin");
         Files.write(bin, binary);
         page = tmp.resolve("page.bin");
-        CocoDaemon.Result packed = CocoDaemon.run("pack", "--out", page.toString(),
+        Result packed = CocoDaemon.run("pack", "--out", page.toString(),
                 LUKS + "=" + LUKS_TEXT, BUNDLE + "=" + BUNDLE_TEXT, KBS + "=@" + bin);
         assertThat(packed.exit()).as(packed.err()).isZero();
         mnt = Files.createDirectory(tmp.resolve("mnt"));
@@ -98,8 +100,8 @@ class MountIT {
         @Test
         void readsAtOffsetsAndOneByteAtATime() throws Exception {
             try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
-                TestLibC c = TestLibC.INSTANCE;
-                int fd = c.open(mnt.resolve(KBS).toString(), TestLibC.O_RDONLY, 0);
+                Sys c = Sys.C;
+                int fd = c.open(Sys.path(mnt.resolve(KBS).toString()), Sys.O_RDONLY, 0);
                 assertThat(fd).isNotNegative();
                 byte[] one = new byte[1];
                 byte[] whole = new byte[256];
@@ -124,7 +126,7 @@ class MountIT {
                 assertThat(asNobody("cat", mnt.resolve(LUKS).toString()).exit()).isNotZero();
             }
             try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt, "--allow-other")) {
-                CocoDaemon.Result r = asNobody("cat", mnt.resolve(LUKS).toString());
+                Result r = asNobody("cat", mnt.resolve(LUKS).toString());
                 assertThat(r.exit()).isNotZero();
                 assertThat(r.err()).contains("Permission denied").doesNotContain(LUKS_TEXT);
                 assertThat(r.out()).isEmpty();
@@ -134,7 +136,7 @@ class MountIT {
         @Test
         void aChosenOwnerReads() throws Exception {
             try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt, "--allow-other", "--uid", "65534", "--gid", "65534")) {
-                CocoDaemon.Result r = asNobody("cat", mnt.resolve(BUNDLE).toString());
+                Result r = asNobody("cat", mnt.resolve(BUNDLE).toString());
                 assertThat(r.exit()).as(r.err()).isZero();
                 assertThat(r.out()).isEqualTo(BUNDLE_TEXT);
             }
@@ -166,7 +168,7 @@ class MountIT {
                 }
                 assertThat(Files.readString(mnt.resolve(LUKS))).isEqualTo(LUKS_TEXT);
             }
-            CocoDaemon.Result inspect = CocoDaemon.run("inspect", page.toString());
+            Result inspect = CocoDaemon.run("inspect", page.toString());
             assertThat(inspect.out()).containsPattern("\\b" + entry + " +00000000-0000-0000-0000-000000000000 +"
                     + BUNDLE_TEXT.length() + " +wiped");
         }
@@ -174,15 +176,15 @@ class MountIT {
         @Test
         void aFileOpenedBeforeUnlinkReadsEmptyAfter() throws Exception {
             try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
-                TestLibC c = TestLibC.INSTANCE;
-                int fd = c.open(mnt.resolve(LUKS).toString(), TestLibC.O_RDONLY, 0);
+                Sys c = Sys.C;
+                int fd = c.open(Sys.path(mnt.resolve(LUKS).toString()), Sys.O_RDONLY, 0);
                 assertThat(fd).isNotNegative();
                 Files.delete(mnt.resolve(LUKS));
                 byte[] buf = new byte[64];
                 assertThat(c.pread(fd, buf, 64, 0)).isZero();
                 c.close(fd);
-                assertThat(c.unlink(mnt.resolve(LUKS).toString())).isEqualTo(-1);
-                assertThat(TestLibC.errno()).isEqualTo(TestLibC.ENOENT);
+                assertThat(c.unlink(Sys.path(mnt.resolve(LUKS).toString()))).isEqualTo(-1);
+                assertThat(Sys.errno()).isEqualTo(Sys.ENOENT);
             }
         }
 
@@ -236,7 +238,7 @@ class MountIT {
                 assertThat(whole.get()).isPositive();
                 assertThat(m.stop()).isZero();
             }
-            CocoDaemon.Result inspect = CocoDaemon.run("inspect", "--json", page.toString());
+            Result inspect = CocoDaemon.run("inspect", "--json", page.toString());
             assertThat(inspect.out().split("\"state\":\"wiped\"", -1)).hasSize(count / 2 + 1);
         }
 
@@ -255,7 +257,7 @@ class MountIT {
                 assertThat(Files.exists(mnt.resolve(LUKS))).isTrue();
             }
             try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt, "--allow-other", "--uid", "65534", "--gid", "65534")) {
-                CocoDaemon.Result r = asNobody("rm", mnt.resolve(LUKS).toString());
+                Result r = asNobody("rm", mnt.resolve(LUKS).toString());
                 assertThat(r.exit()).as(r.err()).isZero();
                 assertThat(Files.exists(mnt.resolve(LUKS))).isFalse();
             }
@@ -268,23 +270,23 @@ class MountIT {
         @Test
         void eachGetsEpermAndTheMountKeepsWorking() throws Exception {
             try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
-                TestLibC c = TestLibC.INSTANCE;
+                Sys c = Sys.C;
                 String file = mnt.resolve(LUKS).toString();
                 String fresh = mnt.resolve("2cf13667-ea72-4013-9dd6-155e89c5a28f").toString();
-                assertEperm("open for writing", c.open(file, TestLibC.O_WRONLY, 0));
-                assertEperm("open read-write", c.open(file, TestLibC.O_RDWR, 0));
-                assertEperm("open with O_TRUNC", c.open(file, TestLibC.O_RDONLY | TestLibC.O_TRUNC, 0));
-                assertEperm("create", c.open(fresh, TestLibC.O_WRONLY | TestLibC.O_CREAT, 0600));
-                assertEperm("mknod", c.mknod(fresh, 0100600, 0));
-                assertEperm("mkdir", c.mkdir(mnt.resolve("d").toString(), 0700));
-                assertEperm("rename", c.rename(file, fresh));
-                assertEperm("link", c.link(file, fresh));
-                assertEperm("symlink", c.symlink(file, fresh));
-                assertEperm("chmod", c.chmod(file, 0644));
-                assertEperm("chown", c.chown(file, 1, 1));
-                assertEperm("truncate", c.truncate(file, 0));
-                assertEperm("setxattr", c.setxattr(file, "user.x", new byte[] {1}, 1, 0));
-                assertEperm("utimes", c.utimes(file, null));
+                assertEperm("open for writing", c.open(Sys.path(file), Sys.O_WRONLY, 0));
+                assertEperm("open read-write", c.open(Sys.path(file), Sys.O_RDWR, 0));
+                assertEperm("open with O_TRUNC", c.open(Sys.path(file), Sys.O_RDONLY | Sys.O_TRUNC, 0));
+                assertEperm("create", c.open(Sys.path(fresh), Sys.O_WRONLY | Sys.O_CREAT, 0600));
+                assertEperm("mknod", c.mknod(Sys.path(fresh), 0100600, 0));
+                assertEperm("mkdir", c.mkdir(Sys.path(mnt.resolve("d").toString()), 0700));
+                assertEperm("rename", c.rename(Sys.path(file), Sys.path(fresh)));
+                assertEperm("link", c.link(Sys.path(file), Sys.path(fresh)));
+                assertEperm("symlink", c.symlink(Sys.path(file), Sys.path(fresh)));
+                assertEperm("chmod", c.chmod(Sys.path(file), 0644));
+                assertEperm("chown", c.chown(Sys.path(file), 1, 1));
+                assertEperm("truncate", c.truncate(Sys.path(file), 0));
+                assertEperm("setxattr", c.setxattr(Sys.path(file), "user.x", new byte[] {1}, 1, 0));
+                assertEperm("utimes", c.utimes(Sys.path(file), null));
                 assertThat(Files.readString(mnt.resolve(LUKS))).isEqualTo(LUKS_TEXT);
                 assertThat(Files.exists(Path.of(fresh))).isFalse();
                 assertThat(m.process.isAlive()).isTrue();
@@ -293,7 +295,7 @@ class MountIT {
 
         private void assertEperm(String what, long result) {
             assertThat(result).as(what).isEqualTo(-1);
-            assertThat(TestLibC.errno()).as(what + " errno").isEqualTo(TestLibC.EPERM);
+            assertThat(Sys.errno()).as(what + " errno").isEqualTo(Sys.EPERM);
         }
     }
 
@@ -315,8 +317,8 @@ class MountIT {
             CocoDaemon first = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt);
             first.kill();
             assertThat(first.isMounted()).as("SIGKILL leaves the mount behind").isTrue();
-            assertThat(TestLibC.INSTANCE.open(mnt.resolve(LUKS).toString(), TestLibC.O_RDONLY, 0)).isEqualTo(-1);
-            assertThat(TestLibC.errno()).as("ENOTCONN").isEqualTo(107);
+            assertThat(Sys.C.open(Sys.path(mnt.resolve(LUKS).toString()), Sys.O_RDONLY, 0)).isEqualTo(-1);
+            assertThat(Sys.errno()).as("ENOTCONN").isEqualTo(107);
             try (CocoDaemon second = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
                 assertThat(second.log()).contains("dead FUSE mount");
                 assertThat(Files.readString(mnt.resolve(LUKS))).isEqualTo(LUKS_TEXT);
@@ -327,7 +329,7 @@ class MountIT {
         @Test
         void aLiveMountIsNotTakenOver() throws Exception {
             try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
-                CocoDaemon.Result r = CocoDaemon.run("mount", "--backing", page.toString(), mnt.toString());
+                Result r = CocoDaemon.run("mount", "--backing", page.toString(), mnt.toString());
                 assertThat(r.exit()).isEqualTo(1);
                 assertThat(r.errLines()).singleElement().asString()
                         .startsWith("coco-secretfs: mount point " + mnt.toRealPath() + " is busy");
@@ -336,16 +338,7 @@ class MountIT {
         }
     }
 
-    static CocoDaemon.Result asNobody(String... command) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"));
-        cmd.addAll(List.of(command));
-        Path out = Files.createTempFile("nobody", ".out");
-        Path err = Files.createTempFile("nobody", ".err");
-        Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-        int exit = p.waitFor();
-        CocoDaemon.Result r = new CocoDaemon.Result(exit, Files.readString(out), Files.readString(err));
-        Files.delete(out);
-        Files.delete(err);
-        return r;
+    static Result asNobody(String... command) throws Exception {
+        return Nobody.run(command);
     }
 }

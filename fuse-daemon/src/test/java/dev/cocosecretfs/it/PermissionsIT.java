@@ -4,12 +4,12 @@ package dev.cocosecretfs.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.Nobody;
+import dev.cocosecretfs.testing.Result;
 import dev.cocosecretfs.testing.SecretPage;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
@@ -30,7 +30,6 @@ import org.junit.jupiter.api.io.TempDir;
 class PermissionsIT {
     static final String EACCES = "Permission denied";
     static final String EPERM = "Operation not permitted";
-    static final List<String> AS_NOBODY = List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups");
 
     @TempDir
     Path tmp;
@@ -61,32 +60,19 @@ class PermissionsIT {
         return mnt.resolve(page.names.get(i)).toString();
     }
 
-    record Result(int exit, byte[] out, String err) {}
-
-    /** Runs a command as uid and gid 65534 with no other groups. */
     static Result asNobody(String... command) throws Exception {
-        List<String> cmd = new ArrayList<>(AS_NOBODY);
-        cmd.addAll(List.of(command));
-        return run(cmd);
+        return Nobody.run(command);
     }
 
     static Result asRoot(String... command) throws Exception {
-        return run(List.of(command));
-    }
-
-    private static Result run(List<String> cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                .start();
-        byte[] out = p.getInputStream().readAllBytes();
-        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-        return new Result(p.waitFor(), out, err);
+        return Result.of(List.of(command));
     }
 
     /** Asserts the command failed with that error text and printed nothing on stdout. */
     static void refused(String what, Result r, String error) {
         assertThat(r.exit()).as(what + " exits non-zero").isNotZero();
         assertThat(r.err()).as(what).contains(error);
-        assertThat(r.out().length).as(what + ": bytes on stdout (which could be a secret's)").isZero();
+        assertThat(r.stdout().length).as(what + ": bytes on stdout (which could be a secret's)").isZero();
     }
 
     /** {@link #noWrites(boolean, String, String, String)} where a hard link fails as creating does. */
@@ -133,7 +119,7 @@ class PermissionsIT {
             refused("cat", asNobody("cat", file(0)), EACCES);
             refused("rm", asNobody("rm", file(0)), EACCES);
             noWrites(true, EACCES, EACCES);
-            assertThat(page.isSecret(0, asRoot("cat", file(0)).out())).as("root reads").isTrue();
+            assertThat(page.isSecret(0, asRoot("cat", file(0)).stdout())).as("root reads").isTrue();
         }
     }
 
@@ -155,7 +141,7 @@ class PermissionsIT {
             assertThat(Files.getPosixFilePermissions(mnt)).isEqualTo(PosixFilePermissions.fromString("rwxr-xr-x"));
             Result cat = asNobody("cat", file(0));
             assertThat(cat.exit()).as(cat.err()).isZero();
-            assertThat(page.isSecret(0, cat.out())).as("uid 65534 reads a 0444 secret").isTrue();
+            assertThat(page.isSecret(0, cat.stdout())).as("uid 65534 reads a 0444 secret").isTrue();
             refused("rm", asNobody("rm", "-f", file(0)), EACCES);
             noWrites(true, EACCES, EACCES, EPERM);
         }
@@ -176,12 +162,12 @@ class PermissionsIT {
         try (CocoDaemon d = CocoDaemon.mount(CocoDaemon.Start.QUICK, backing, mnt, "--allow-other",
                 "--uid", "65534", "--gid", "65534")) {
             Result ls = asNobody("ls", mnt.toString());
-            assertThat(new String(ls.out(), StandardCharsets.UTF_8).lines().sorted())
+            assertThat(ls.out().lines().sorted())
                     .containsExactlyElementsOf(page.names.stream().sorted().toList());
             for (int i = 0; i < page.size(); i++) {
                 Result cat = asNobody("cat", file(i));
                 assertThat(cat.exit()).as(cat.err()).isZero();
-                assertThat(page.isSecret(i, cat.out())).as("the owner reads secret %d", i).isTrue();
+                assertThat(page.isSecret(i, cat.stdout())).as("the owner reads secret %d", i).isTrue();
             }
             // Files 0440: the kernel refuses writing (EACCES); creating in the owner's 0750 directory
             // reaches the daemon, which refuses (EPERM).
@@ -202,7 +188,7 @@ class PermissionsIT {
                 "--uid", "65534", "--gid", "65534", "--mode", "0640")) {
             noWrites(true, EPERM, EPERM);
             Result cat = asNobody("cat", file(1));
-            assertThat(page.isSecret(1, cat.out())).as("the secret is unchanged").isTrue();
+            assertThat(page.isSecret(1, cat.stdout())).as("the secret is unchanged").isTrue();
         }
     }
 
@@ -213,7 +199,7 @@ class PermissionsIT {
             noWrites(false, EPERM, EPERM);
             refused("chmod", asRoot("chmod", "0666", file(1)), EPERM);
             refused("chown", asRoot("chown", "65534", file(1)), EPERM);
-            assertThat(page.isSecret(1, asRoot("cat", file(1)).out())).isTrue();
+            assertThat(page.isSecret(1, asRoot("cat", file(1)).stdout())).isTrue();
         }
     }
 }

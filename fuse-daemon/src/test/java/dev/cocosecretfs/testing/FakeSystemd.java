@@ -83,7 +83,7 @@ public final class FakeSystemd implements AutoCloseable {
     private static final int CONTROL = 8192;
     private static final int SUN_PATH_MAX = 108;
 
-    private final TestLibC c = TestLibC.INSTANCE;
+    private final Sys c = Sys.C;
     private final Runtime runtime = Runtime.getRuntime(c);
     private final Path dir;
     private final Path socketPath;
@@ -146,7 +146,7 @@ public final class FakeSystemd implements AutoCloseable {
 
     private void check(long result, String what) throws IOException {
         if (result < 0) {
-            throw new IOException(what + ": errno " + TestLibC.errno());
+            throw new IOException(what + ": errno " + Sys.errno());
         }
     }
 
@@ -159,7 +159,7 @@ public final class FakeSystemd implements AutoCloseable {
         Path socket = socketPath;
         int s = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (s < 0) {
-            throw new AssertionError("socket: errno " + TestLibC.errno());
+            throw new AssertionError("socket: errno " + Sys.errno());
         }
         try {
             byte[] path = socket.toString().getBytes(StandardCharsets.UTF_8);
@@ -189,7 +189,7 @@ public final class FakeSystemd implements AutoCloseable {
                 msg.putLong(40, 16 + ((4L * fds.length + 7) & ~7L)); // CMSG_SPACE
             }
             if (c.sendmsg(s, msg, 0) != bytes.length) {
-                throw new AssertionError("sendmsg: errno " + TestLibC.errno());
+                throw new AssertionError("sendmsg: errno " + Sys.errno());
             }
         } finally {
             c.close(s);
@@ -313,7 +313,7 @@ public final class FakeSystemd implements AutoCloseable {
         header.putInt(48, 0);
         long n = c.recvmsg(socket, header, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
         if (n < 0) {
-            int errno = TestLibC.errno();
+            int errno = Sys.errno();
             if (errno != EAGAIN) {
                 synchronized (this) {
                     warnings.add("recvmsg: errno " + errno);
@@ -427,7 +427,7 @@ public final class FakeSystemd implements AutoCloseable {
         int self = c.getpid();
         long result = c.syscall(kcmpNumber(), self, self, KCMP_FILE, a, b, 0);
         if (result < 0) {
-            warnings.add("kcmp: errno " + TestLibC.errno() + "; descriptors taken for different files");
+            warnings.add("kcmp: errno " + Sys.errno() + "; descriptors taken for different files");
             return false;
         }
         return result == 0;
@@ -540,7 +540,7 @@ public final class FakeSystemd implements AutoCloseable {
             if (child.isAlive()) {
                 c.kill((int) child.pid(), SIGCONT);
                 try {
-                    child.destroyForcibly().waitFor(Daemons.DEADLINE_MS, TimeUnit.MILLISECONDS);
+                    child.destroyForcibly().waitFor(CocoDaemon.DEADLINE_MS, TimeUnit.MILLISECONDS);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
@@ -569,7 +569,7 @@ public final class FakeSystemd implements AutoCloseable {
             Thread reaper = new Thread(() -> {
                 int[] status = new int[1];
                 while (c.waitpid(pid, status, 0) < 0) {
-                    if (TestLibC.errno() != 4) { // EINTR
+                    if (Sys.errno() != 4) { // EINTR
                         exit.complete(-1);
                         return;
                     }

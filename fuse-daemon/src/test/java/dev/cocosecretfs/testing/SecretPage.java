@@ -19,8 +19,9 @@ import java.util.Set;
 
 /**
  * A page of distinct random secrets, and the checks the tests make against it. Failures name the
- * secret and the offset, never the bytes: an assertion message must not print a secret. Public for
- * the mount tests of package {@code it}.
+ * secret and the offset, never the bytes: an assertion message must not print a secret. The tests'
+ * one builder of valid pages (the table's own tests build broken ones byte by byte, {@code
+ * table/Pages}).
  */
 public final class SecretPage {
     private static final SecureRandom RANDOM = new SecureRandom();
