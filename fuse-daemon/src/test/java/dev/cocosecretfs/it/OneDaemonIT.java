@@ -27,13 +27,14 @@ class OneDaemonIT {
     Path tmp;
 
     Path page;
+    SecretPage secrets;
     List<String> names;
 
     @BeforeEach
     void setUp() throws Exception {
         CocoDaemon.assumeFuse();
         page = tmp.resolve("page.bin");
-        SecretPage secrets = SecretPage.randomLengths(4, 32, 32, 4096);
+        secrets = SecretPage.randomLengths(4, 32, 32, 4096);
         secrets.write(page);
         names = secrets.names;
     }
@@ -107,6 +108,20 @@ class OneDaemonIT {
             } finally {
                 CocoDaemon.cleanUp(daemons, mnt);
             }
+        }
+    }
+
+    @Test
+    @DisplayName("a mount point a live daemon serves is refused with one line, and that daemon serves on")
+    void aLiveMountIsNotTakenOver() throws Exception {
+        Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+        try (CocoDaemon serving = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
+            Result r = CocoDaemon.run("mount", "--backing", page.toString(), mnt.toString());
+            assertThat(r.exit()).as(r.err()).isEqualTo(1);
+            assertThat(r.errLines()).singleElement().asString()
+                    .startsWith("coco-secretfs: mount point " + mnt.toRealPath() + " is busy");
+            assertThat(secrets.isSecret(0, Files.readAllBytes(mnt.resolve(names.get(0))))).as("the first serves on")
+                    .isTrue();
         }
     }
 

@@ -7,8 +7,10 @@ import dev.cocosecretfs.testing.CocoDaemon;
 import dev.cocosecretfs.testing.Nobody;
 import dev.cocosecretfs.testing.Result;
 import dev.cocosecretfs.testing.SecretPage;
+import dev.cocosecretfs.testing.Sys;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Set;
@@ -112,6 +114,25 @@ class PermissionsIT {
     }
 
     @Test
+    @DisplayName("by default: the directory root's 0750; each file regular, root's 0440, the size of its secret")
+    void defaults() throws Exception {
+        try (CocoDaemon d = CocoDaemon.mount(CocoDaemon.Start.QUICK, backing, mnt)) {
+            PosixFileAttributes dir = Files.readAttributes(mnt, PosixFileAttributes.class);
+            assertThat(PosixFilePermissions.toString(dir.permissions())).isEqualTo("rwxr-x---");
+            assertThat(dir.owner().getName()).isEqualTo("root");
+            assertThat(dir.group().getName()).isEqualTo("root");
+            for (int i = 0; i < page.size(); i++) {
+                PosixFileAttributes file = Files.readAttributes(Path.of(file(i)), PosixFileAttributes.class);
+                assertThat(file.isRegularFile()).as("secret %d is a regular file", i).isTrue();
+                assertThat(PosixFilePermissions.toString(file.permissions())).isEqualTo("r--r-----");
+                assertThat(file.owner().getName()).isEqualTo("root");
+                assertThat(file.group().getName()).isEqualTo("root");
+                assertThat(file.size()).as("size of secret %d", i).isEqualTo(page.length(i));
+            }
+        }
+    }
+
+    @Test
     @DisplayName("without --allow-other: uid 65534 cannot list, read or unlink")
     void withoutAllowOther() throws Exception {
         try (CocoDaemon d = CocoDaemon.mount(CocoDaemon.Start.QUICK, backing, mnt)) {
@@ -177,7 +198,7 @@ class PermissionsIT {
             assertThat(rm.exit()).as(rm.err()).isZero();
             deleted.add(0);
             assertThat(Files.exists(Path.of(file(0)))).isFalse();
-            assertThat(d.log()).contains("wiped secret " + page.names.get(0)).contains("uid 65534");
+            assertThat(d.awaitLog("wiped secret " + page.names.get(0))).contains("uid 65534");
         }
     }
 
@@ -201,5 +222,39 @@ class PermissionsIT {
             refused("chown", asRoot("chown", "65534", file(1)), EPERM);
             assertThat(page.isSecret(1, asRoot("cat", file(1)).stdout())).isTrue();
         }
+    }
+
+    @Test
+    @DisplayName("root's system calls that would write each get EPERM from the daemon, and the mount serves on")
+    void rootsWriteCallsGetEperm() throws Exception {
+        try (CocoDaemon d = CocoDaemon.mount(CocoDaemon.Start.QUICK, backing, mnt)) {
+            Sys c = Sys.C;
+            byte[] f = Sys.path(file(1));
+            String freshName = mnt.resolve("2cf13667-ea72-4013-9dd6-155e89c5a28f").toString();
+            byte[] fresh = Sys.path(freshName);
+            assertEperm("open for writing", c.open(f, Sys.O_WRONLY, 0));
+            assertEperm("open read-write", c.open(f, Sys.O_RDWR, 0));
+            assertEperm("open with O_TRUNC", c.open(f, Sys.O_RDONLY | Sys.O_TRUNC, 0));
+            assertEperm("create", c.open(fresh, Sys.O_WRONLY | Sys.O_CREAT, 0600));
+            assertEperm("mknod", c.mknod(fresh, 0100600, 0));
+            assertEperm("mkdir", c.mkdir(Sys.path(mnt.resolve("d").toString()), 0700));
+            assertEperm("rename", c.rename(f, fresh));
+            assertEperm("link", c.link(f, fresh));
+            assertEperm("symlink", c.symlink(f, fresh));
+            assertEperm("chmod", c.chmod(f, 0644));
+            assertEperm("chown", c.chown(f, 1, 1));
+            assertEperm("truncate", c.truncate(f, 0));
+            assertEperm("setxattr", c.setxattr(f, "user.x", new byte[] {1}, 1, 0));
+            assertEperm("utimes", c.utimes(f, null));
+            assertThat(page.isSecret(1, Files.readAllBytes(Path.of(file(1))))).as("the secret is unchanged").isTrue();
+            assertThat(Files.exists(Path.of(freshName))).isFalse();
+            assertThat(d.process.isAlive()).isTrue();
+        }
+    }
+
+    private static void assertEperm(String what, long result) {
+        int errno = Sys.errno();
+        assertThat(result).as(what).isEqualTo(-1);
+        assertThat(errno).as(what + " errno").isEqualTo(Sys.EPERM);
     }
 }

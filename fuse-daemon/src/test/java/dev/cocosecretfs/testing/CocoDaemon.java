@@ -234,6 +234,24 @@ public final class CocoDaemon implements AutoCloseable {
     }
 
     /**
+     * The log once it holds {@code text}; fails with the log if it does not within the deadline. A
+     * line about a request (a wipe, a read error) is written by the log's own thread after the reply,
+     * so a look at the log right after the call can come before it.
+     */
+    public String awaitLog(String text) throws IOException, InterruptedException {
+        long deadline = System.currentTimeMillis() + DEADLINE_MS;
+        String log = log();
+        while (!log.contains(text)) {
+            if (System.currentTimeMillis() > deadline) {
+                throw new AssertionError("the log never said \"" + text + "\": " + log);
+            }
+            Thread.sleep(20);
+            log = log();
+        }
+        return log;
+    }
+
+    /**
      * Waits until no thread of the daemon is running or runnable for several samples in a row, so that
      * whatever a request left to do after its reply (libfuse frees the reply buffer after sending it)
      * is done. Gives up quietly after ten seconds: a busy JVM housekeeping thread must not hang the test.
