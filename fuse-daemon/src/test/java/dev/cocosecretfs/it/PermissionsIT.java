@@ -26,7 +26,9 @@ import org.junit.jupiter.api.io.TempDir;
  * with {@code --allow-other}, and only with write on the directory for deleting. Nobody writes, not
  * the owner of a mode that grants writing, not root. Errors are told apart by their text: "Permission
  * denied" is EACCES (the kernel's mode check, or FUSE keeping other users out), "Operation not
- * permitted" is EPERM (the daemon refusing the operation itself).
+ * permitted" is EPERM (the daemon refusing the operation itself). A case named "kernel: ..." proves
+ * what FUSE in the kernel does to a mount without {@code allow_other} (it answers other users
+ * itself): kept because the README promises it, but no code of the daemon's decides it.
  */
 @DisplayName("permissions")
 class PermissionsIT {
@@ -133,7 +135,7 @@ class PermissionsIT {
     }
 
     @Test
-    @DisplayName("without --allow-other: uid 65534 cannot list, read or unlink")
+    @DisplayName("kernel: without --allow-other (FUSE's default) uid 65534 cannot list, read, unlink or write")
     void withoutAllowOther() throws Exception {
         try (CocoDaemon d = CocoDaemon.mount(CocoDaemon.Start.QUICK, backing, mnt)) {
             refused("ls", asNobody("ls", mnt.toString()), EACCES);
@@ -169,7 +171,7 @@ class PermissionsIT {
     }
 
     @Test
-    @DisplayName("--uid 65534 without --allow-other: FUSE keeps even the owner out")
+    @DisplayName("kernel: --uid 65534 without --allow-other: FUSE keeps even the owner out")
     void ownerWithoutAllowOther() throws Exception {
         try (CocoDaemon d = CocoDaemon.mount(CocoDaemon.Start.QUICK, backing, mnt, "--uid", "65534", "--gid", "65534")) {
             refused("cat", asNobody("cat", file(0)), EACCES);
