@@ -7,7 +7,10 @@ import java.nio.ByteBuffer;
 
 /**
  * A store that does what {@code real} does, for tests to override the one step they make fail or
- * wait. Closing it leaves {@code real} open: the test owns that.
+ * wait. Every method of {@link BackingStore} is forwarded, the interface's defaults too, so that
+ * what a test does not override runs the real store's own code (FdStore's one {@code preadv} of a
+ * header and its data, not the default's two reads); {@link ForwardingStoreTest} holds it to that.
+ * Closing it leaves {@code real} open: the test owns that.
  */
 public class ForwardingStore implements BackingStore {
     public final BackingStore real;
@@ -29,6 +32,11 @@ public class ForwardingStore implements BackingStore {
     @Override
     public void readInto(long offset, long dst, int length) throws IOException {
         real.readInto(offset, dst, length);
+    }
+
+    @Override
+    public void readInto(long offset, byte[] head, long dst, int length) throws IOException {
+        real.readInto(offset, head, dst, length);
     }
 
     @Override
