@@ -3,6 +3,7 @@ package dev.cocosecretfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.cocosecretfs.platform.NativeMemory;
 import dev.cocosecretfs.testing.CocoDaemon;
 import dev.cocosecretfs.testing.Nobody;
 import dev.cocosecretfs.testing.Result;
@@ -27,13 +28,17 @@ import org.junit.jupiter.api.io.TempDir;
  * the owner of a mode that grants writing, not root. Errors are told apart by their text: "Permission
  * denied" is EACCES (the kernel's mode check, or FUSE keeping other users out), "Operation not
  * permitted" is EPERM (the daemon refusing the operation itself). A case named "kernel: ..." proves
- * what FUSE in the kernel does to a mount without {@code allow_other} (it answers other users
- * itself): kept because the README promises it, but no code of the daemon's decides it.
+ * what the kernel answers before any request reaches the daemon: FUSE on a mount without
+ * {@code allow_other} (it answers other users itself), and the calls that need what no caller can
+ * get here (a descriptor open for writing, a directory other than the root): kept because the README
+ * promises it, but no code of the daemon's decides it.
  */
 @DisplayName("permissions")
 class PermissionsIT {
     static final String EACCES = "Permission denied";
     static final String EPERM = "Operation not permitted";
+    /** EBUSY, which Sys does not name. */
+    static final int EBUSY_ERRNO = 16;
 
     @TempDir
     Path tmp;
@@ -248,10 +253,72 @@ class PermissionsIT {
             assertEperm("truncate", c.truncate(f, 0));
             assertEperm("setxattr", c.setxattr(f, "user.x", new byte[] {1}, 1, 0));
             assertEperm("utimes", c.utimes(f, null));
+            // Were removexattr not wired, libfuse would answer ENOSYS and the kernel give EOPNOTSUPP:
+            // EPERM is the daemon's refusal.
+            assertEperm("removexattr", removexattr(file(1), "user.x"));
+            assertEperm("rename over another secret", c.rename(f, Sys.path(file(2))));
             assertThat(page.isSecret(1, Files.readAllBytes(Path.of(file(1))))).as("the secret is unchanged").isTrue();
+            assertThat(page.isSecret(2, Files.readAllBytes(Path.of(file(2))))).as("the other is unchanged").isTrue();
             assertThat(Files.exists(Path.of(freshName))).isFalse();
             assertThat(d.process.isAlive()).isTrue();
         }
+    }
+
+    @Test
+    @DisplayName("kernel: write, ftruncate and fallocate on a read-only descriptor, rmdir of a secret or the mount point")
+    void callsTheKernelAnswers() throws Exception {
+        try (CocoDaemon d = CocoDaemon.mount(CocoDaemon.Start.QUICK, backing, mnt)) {
+            Sys c = Sys.C;
+            // No open for writing succeeds (above), so every descriptor of a secret is read-only.
+            int fd = c.open(Sys.path(file(1)), Sys.O_RDONLY, 0);
+            assertThat(fd).as("open read-only").isNotNegative();
+            try {
+                assertErrno("write", c.write(fd, new byte[] {1}, 1), Sys.EBADF);
+                assertErrno("ftruncate", c.syscall(number("ftruncate"), fd, 0, 0, 0, 0, 0), Sys.EINVAL);
+                assertErrno("fallocate", c.syscall(number("fallocate"), fd, 0, 0, 16, 0, 0), Sys.EBADF);
+            } finally {
+                assertThat(c.close(fd)).isZero();
+            }
+            // The mount's only directory is its root.
+            assertErrno("rmdir of a secret", c.rmdir(Sys.path(file(1))), Sys.ENOTDIR);
+            assertErrno("rmdir of the mount point", c.rmdir(Sys.path(mnt.toString())), EBUSY_ERRNO);
+            assertThat(page.isSecret(1, Files.readAllBytes(Path.of(file(1))))).as("the secret is unchanged").isTrue();
+            assertThat(d.process.isAlive()).isTrue();
+        }
+    }
+
+    /** removexattr(2), through the raw system call: Sys binds no wrapper for it. */
+    private static long removexattr(String path, String name) {
+        long p = NativeMemory.cString(path);
+        long n = NativeMemory.cString(name);
+        try {
+            return Sys.C.syscall(number("removexattr"), p, n, 0, 0, 0, 0);
+        } finally {
+            NativeMemory.free(p);
+            NativeMemory.free(n);
+        }
+    }
+
+    /** The number of a system call Sys binds no wrapper for, on this machine's architecture. */
+    private static long number(String call) {
+        boolean x86 = switch (System.getProperty("os.arch")) {
+            case "amd64", "x86_64" -> true;
+            case "aarch64" -> false;
+            default -> throw new UnsupportedOperationException(
+                    call + "'s number on " + System.getProperty("os.arch"));
+        };
+        return switch (call) {
+            case "removexattr" -> x86 ? 197 : 14;
+            case "ftruncate" -> x86 ? 77 : 46;
+            case "fallocate" -> x86 ? 285 : 47;
+            default -> throw new IllegalArgumentException(call);
+        };
+    }
+
+    private static void assertErrno(String what, long result, int expected) {
+        int errno = Sys.errno();
+        assertThat(result).as(what).isEqualTo(-1);
+        assertThat(errno).as(what + " errno").isEqualTo(expected);
     }
 
     private static void assertEperm(String what, long result) {
