@@ -29,10 +29,10 @@ build: deps
 demo: build
 	java -jar $(JAR) demo
 
-# Unit tests, then the FUSE mount tests (*IT) against the built jar.
+# Unit tests, the fuzz test for its full minute, then the FUSE mount tests (*IT) against the built jar.
 java-check: deps
 	@sh $(DEPS) container fusedev abi
-	./mvnw -B -ntp verify
+	./mvnw -B -ntp verify -Djazzer.fuzz=1
 
 # The kernel shim and the daemon on it, in a QEMU guest (TCG).
 vm-check: build deb deb-upgrade

@@ -4,7 +4,8 @@ package dev.cocosecretfs.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cocosecretfs.fuse.MountTable;
-import dev.cocosecretfs.security.CocoDaemon;
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.Result;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -96,7 +97,7 @@ class BadInputIT {
         args.add(where.toString());
         byte[] before = Files.isRegularFile(backing) ? Files.readAllBytes(backing) : null;
 
-        CocoDaemon.Result r = CocoDaemon.run(args.toArray(new String[0]));
+        Result r = CocoDaemon.run(args.toArray(new String[0]));
 
         assertThat(r.exit()).as(r.err()).isEqualTo(exit);
         assertThat(r.errLines()).singleElement().asString()
@@ -112,7 +113,7 @@ class BadInputIT {
     @DisplayName("mount: too few file descriptors allowed (prlimit --nofile=8)")
     void tooFewOpenFiles() throws Exception {
         byte[] before = Files.readAllBytes(page);
-        CocoDaemon.Result r = CocoDaemon.runUnder(List.of("prlimit", "--nofile=8"), "mount", "--backing",
+        Result r = CocoDaemon.runUnder(List.of("prlimit", "--nofile=8"), "mount", "--backing",
                 page.toString(), mnt.toString());
         assertThat(r.exit()).as(r.err()).isEqualTo(1);
         assertThat(r.errLines()).singleElement().asString().isEqualTo("coco-secretfs: the open-file limit"
@@ -125,7 +126,7 @@ class BadInputIT {
     @DisplayName("pack: secrets that do not fit")
     void packTooBig() throws Exception {
         byte[] before = Files.readAllBytes(page);
-        CocoDaemon.Result r = CocoDaemon.run("pack", "--out", page.toString(), "--size", "64", GUID + "=" + "x".repeat(30));
+        Result r = CocoDaemon.run("pack", "--out", page.toString(), "--size", "64", GUID + "=" + "x".repeat(30));
         assertThat(r.exit()).isEqualTo(65);
         assertThat(r.errLines()).singleElement().asString()
                 .isEqualTo("coco-secretfs: " + page + ": the secrets need 70 bytes with their headers; the page is 64 bytes");
@@ -136,16 +137,16 @@ class BadInputIT {
     @DisplayName("pack: a bad GUID, a missing file, a repeated GUID, no '='")
     void packBadArguments() throws Exception {
         Path out = tmp.resolve("out.bin");
-        CocoDaemon.Result bad = CocoDaemon.run("pack", "--out", out.toString(), "not-a-guid=x");
+        Result bad = CocoDaemon.run("pack", "--out", out.toString(), "not-a-guid=x");
         assertThat(bad.exit()).isEqualTo(64);
         assertThat(bad.errLines()).singleElement().asString().startsWith("coco-secretfs: 'not-a-guid' is not a GUID");
-        CocoDaemon.Result missing = CocoDaemon.run("pack", "--out", out.toString(), GUID + "=@" + tmp.resolve("none"));
+        Result missing = CocoDaemon.run("pack", "--out", out.toString(), GUID + "=@" + tmp.resolve("none"));
         assertThat(missing.exit()).isEqualTo(66);
         assertThat(missing.errLines()).singleElement().asString()
                 .isEqualTo("coco-secretfs: secret file " + tmp.resolve("none") + ": no such file or device");
-        CocoDaemon.Result twice = CocoDaemon.run("pack", "--out", out.toString(), GUID + "=a", GUID + "=b");
+        Result twice = CocoDaemon.run("pack", "--out", out.toString(), GUID + "=a", GUID + "=b");
         assertThat(twice.exit()).isEqualTo(64);
-        CocoDaemon.Result noEq = CocoDaemon.run("pack", "--out", out.toString(), "hunter2");
+        Result noEq = CocoDaemon.run("pack", "--out", out.toString(), "hunter2");
         assertThat(noEq.exit()).isEqualTo(64);
         assertThat(noEq.err()).as("a malformed argument may be a secret: never echoed").doesNotContain("hunter2");
         assertThat(out).doesNotExist();
@@ -156,7 +157,7 @@ class BadInputIT {
     void inspectBad() throws Exception {
         Path corrupt = tmp.resolve("corrupt.bin");
         Files.write(corrupt, corruptPage());
-        CocoDaemon.Result r = CocoDaemon.run("inspect", corrupt.toString());
+        Result r = CocoDaemon.run("inspect", corrupt.toString());
         assertThat(r.exit()).isEqualTo(65);
         assertThat(r.errLines()).singleElement().asString()
                 .isEqualTo("coco-secretfs: " + corrupt + ": entry at offset 60: length 7 is below the 20-byte entry header");
@@ -166,8 +167,8 @@ class BadInputIT {
     @Test
     @DisplayName("inspect never prints secret bytes")
     void inspectPrintsNoSecret() throws Exception {
-        CocoDaemon.Result text = CocoDaemon.run("inspect", page.toString());
-        CocoDaemon.Result json = CocoDaemon.run("inspect", "--json", page.toString());
+        Result text = CocoDaemon.run("inspect", page.toString());
+        Result json = CocoDaemon.run("inspect", "--json", page.toString());
         assertThat(text.exit()).isZero();
         assertThat(text.out()).contains(GUID).contains("live").doesNotContain("passphrase");
         assertThat(json.out()).contains("\"guid\":\"" + GUID + "\"").doesNotContain("passphrase");

@@ -2,9 +2,10 @@
 package dev.cocosecretfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import dev.cocosecretfs.security.CocoDaemon;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.Result;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -54,27 +55,24 @@ class ContainerIT {
      * Runs {@code command} in the container: a private mount namespace in which the mount is bound at
      * rootfs/run/coco ({@code ro} or {@code rw}), then chroot into rootfs as {@code user}.
      */
-    CocoDaemon.Result inContainer(String bind, String user, String command) throws Exception {
+    Result inContainer(String bind, String user, String command) throws Exception {
         String script = "set -e\n"
                 + "mount --bind '" + mnt + "' '" + rootfs + "/run/coco'\n"
                 + ("ro".equals(bind) ? "mount -o remount,bind,ro '" + rootfs + "/run/coco'\n" : "")
                 + "exec chroot --userspec=" + user + " '" + rootfs + "' /bin/sh -c 'PATH=/bin; " + command + "'\n";
         List<String> cmd = new ArrayList<>(List.of("unshare", "--mount", "--propagation", "private", "sh", "-c", script));
-        Path out = Files.createTempFile(tmp, "out", ".txt");
-        Path err = Files.createTempFile(tmp, "err", ".txt");
-        int exit = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start().waitFor();
-        return new CocoDaemon.Result(exit, Files.readString(out), Files.readString(err));
+        return Result.of(cmd);
     }
 
     @Test
     void readOnlyBindReadsButCannotDelete() throws Exception {
         byte[] before = Files.readAllBytes(page);
         try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
-            CocoDaemon.Result read = inContainer("ro", "0:0", "cat /run/coco/" + BUNDLE);
+            Result read = inContainer("ro", "0:0", "cat /run/coco/" + BUNDLE);
             assertThat(read.exit()).as(read.err()).isZero();
             assertThat(read.out()).isEqualTo(BUNDLE_TEXT);
 
-            CocoDaemon.Result rm = inContainer("ro", "0:0", "rm /run/coco/" + BUNDLE);
+            Result rm = inContainer("ro", "0:0", "rm /run/coco/" + BUNDLE);
             assertThat(rm.exit()).isNotZero();
             assertThat(rm.err()).contains("Read-only file system");
             assertThat(Files.exists(mnt.resolve(BUNDLE))).isTrue();
@@ -85,28 +83,28 @@ class ContainerIT {
     @Test
     void readWriteBindDeletesAndWipesThePage() throws Exception {
         try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
-            CocoDaemon.Result rm = inContainer("rw", "0:0", "rm /run/coco/" + BUNDLE + " && ls /run/coco");
+            Result rm = inContainer("rw", "0:0", "rm /run/coco/" + BUNDLE + " && ls /run/coco");
             assertThat(rm.exit()).as(rm.err()).isZero();
             assertThat(rm.out().trim()).isEqualTo(LUKS);
             assertThat(Files.exists(mnt.resolve(BUNDLE))).as("gone on the host too").isFalse();
         }
-        CocoDaemon.Result inspect = CocoDaemon.run("inspect", "--json", page.toString());
+        Result inspect = CocoDaemon.run("inspect", "--json", page.toString());
         assertThat(inspect.out()).contains("\"state\":\"wiped\"").doesNotContain(BUNDLE);
     }
 
     @Test
     void aNonRootUserReadsOnlyWhatTheModesAllow() throws Exception {
         try (CocoDaemon m = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt, "--allow-other", "--gid", "4242", "--mode", "0440")) {
-            CocoDaemon.Result member = inContainer("ro", "4242:4242", "cat /run/coco/" + BUNDLE);
+            Result member = inContainer("ro", "4242:4242", "cat /run/coco/" + BUNDLE);
             assertThat(member.exit()).as(member.err()).isZero();
             assertThat(member.out()).isEqualTo(BUNDLE_TEXT);
 
-            CocoDaemon.Result other = inContainer("ro", "65534:65534", "cat /run/coco/" + BUNDLE);
+            Result other = inContainer("ro", "65534:65534", "cat /run/coco/" + BUNDLE);
             assertThat(other.exit()).isNotZero();
             assertThat(other.err()).contains("Permission denied");
             assertThat(other.out()).isEmpty();
 
-            CocoDaemon.Result list = inContainer("ro", "65534:65534", "ls /run/coco");
+            Result list = inContainer("ro", "65534:65534", "ls /run/coco");
             assertThat(list.exit()).as("the directory is 0550: no listing for others").isNotZero();
         }
     }

@@ -4,7 +4,9 @@ package dev.cocosecretfs.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cocosecretfs.fuse.MountTable;
-import dev.cocosecretfs.security.CocoDaemon;
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.Result;
+import dev.cocosecretfs.testing.SecretPage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -30,7 +32,9 @@ class MountPointIT {
         CocoDaemon.assumeFuse();
         root = tmp.toRealPath();
         page = root.resolve("page.bin");
-        names = Daemons.page(page, 3, 24, 4096);
+        SecretPage secrets = SecretPage.randomLengths(3, 24, 24, 4096);
+        secrets.write(page);
+        names = secrets.names;
     }
 
     @Test
@@ -46,14 +50,14 @@ class MountPointIT {
             assertThat(first.isMounted()).as("SIGKILL leaves a dead mount at the target").isTrue();
             // Started by hand: the dead mount fails any look at the link's target (ENOTCONN), toRealPath included.
             Path log = root.resolve("second.log");
-            second = Daemons.start(page, link.toString(), log);
-            Daemons.awaitServing(second, real, log);
+            second = CocoDaemon.spawn(page, link.toString(), log);
+            CocoDaemon.awaitServing(second, real, log);
             assertThat(Files.readString(log)).contains(real + " holds a dead FUSE mount");
             assertThat(Files.readAllBytes(link.resolve(names.get(0)))).hasSize(24);
-            assertThat(Daemons.stop(second)).isZero();
+            assertThat(CocoDaemon.stop(second)).isZero();
             assertThat(MountTable.at(real)).isEmpty();
         } finally {
-            Daemons.cleanUp(second == null ? List.of(first.process) : List.of(first.process, second), real);
+            CocoDaemon.cleanUp(second == null ? List.of(first.process) : List.of(first.process, second), real);
             first.close();
         }
     }
@@ -74,7 +78,7 @@ class MountPointIT {
             assertThat(daemon.stop()).isZero();
             assertThat(daemon.log()).contains("unmounted " + meant);
         } finally {
-            Daemons.cleanUp(List.of(), meant, textual);
+            CocoDaemon.cleanUp(List.of(), meant, textual);
         }
     }
 
@@ -83,19 +87,19 @@ class MountPointIT {
     void aStoppedDaemonsMount() throws Exception {
         Path mnt = Files.createDirectory(root.resolve("mnt"));
         Path other = root.resolve("other.bin");
-        Daemons.page(other, 1, 8, 4096);
+        SecretPage.randomLengths(1, 8, 8, 4096).write(other);
         CocoDaemon stopped = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt);
         try {
-            Daemons.signal(stopped.pid(), "STOP");
-            CocoDaemon.Result r = CocoDaemon.run("mount", "--backing", other.toString(), mnt.toString());
+            CocoDaemon.signal(stopped.pid(), "STOP");
+            Result r = CocoDaemon.run("mount", "--backing", other.toString(), mnt.toString());
             assertThat(r.exit()).as(r.err()).isEqualTo(1);
             assertThat(r.errLines()).singleElement().asString().isEqualTo("coco-secretfs: the fuse.coco-secretfs"
                     + " mount at " + mnt + " does not answer within 5 s: is its daemon stopped?");
-            Daemons.signal(stopped.pid(), "CONT");
+            CocoDaemon.signal(stopped.pid(), "CONT");
             assertThat(Files.readAllBytes(mnt.resolve(names.get(1)))).as("the first daemon serves on").hasSize(24);
             assertThat(stopped.stop()).isZero();
         } finally {
-            Daemons.cleanUp(List.of(stopped.process), mnt);
+            CocoDaemon.cleanUp(List.of(stopped.process), mnt);
             stopped.close();
         }
     }

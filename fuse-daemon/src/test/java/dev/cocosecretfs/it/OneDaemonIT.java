@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cocosecretfs.fuse.MountTable;
 import dev.cocosecretfs.platform.ExclusiveLock;
-import dev.cocosecretfs.security.CocoDaemon;
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.Result;
+import dev.cocosecretfs.testing.SecretPage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,13 +27,16 @@ class OneDaemonIT {
     Path tmp;
 
     Path page;
+    SecretPage secrets;
     List<String> names;
 
     @BeforeEach
     void setUp() throws Exception {
         CocoDaemon.assumeFuse();
         page = tmp.resolve("page.bin");
-        names = Daemons.page(page, 4, 32, 4096);
+        secrets = SecretPage.randomLengths(4, 32, 32, 4096);
+        secrets.write(page);
+        names = secrets.names;
     }
 
     @Test
@@ -41,7 +46,7 @@ class OneDaemonIT {
         Path second = Files.createDirectory(tmp.resolve("second"));
         byte[] before = Files.readAllBytes(page);
         try (CocoDaemon serving = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, first)) {
-            CocoDaemon.Result r = CocoDaemon.run("mount", "--backing", page.toString(), second.toString());
+            Result r = CocoDaemon.run("mount", "--backing", page.toString(), second.toString());
             assertThat(r.exit()).as(r.err()).isEqualTo(1);
             assertThat(r.errLines()).singleElement().asString()
                     .isEqualTo("coco-secretfs: backing " + page + " is already served by another coco-secretfs daemon");
@@ -60,7 +65,7 @@ class OneDaemonIT {
             // Empty pages: a mount with no secrets is an empty directory, so libfuse's own check that
             // the mount point is empty passes on top of another daemon's mount.
             pages.add(tmp.resolve("page" + i + ".bin"));
-            Daemons.page(pages.get(i), 0, 16, 4096);
+            SecretPage.randomLengths(0, 16, 16, 4096).write(pages.get(i));
         }
         for (int round = 0; round < ROUNDS; round++) {
             Path mnt = Files.createDirectory(tmp.resolve("mnt" + round)).toRealPath();
@@ -71,10 +76,10 @@ class OneDaemonIT {
                     logs.add(tmp.resolve("r" + round + "-" + i + ".log"));
                 }
                 for (int i = 0; i < AT_ONCE; i++) {
-                    daemons.add(Daemons.start(pages.get(i), mnt.toString(), logs.get(i)));
+                    daemons.add(CocoDaemon.spawn(pages.get(i), mnt.toString(), logs.get(i)));
                 }
-                long deadline = System.currentTimeMillis() + Daemons.DEADLINE_MS;
-                while (daemons.stream().filter(Process::isAlive).count() != 1 || !Daemons.serving(mnt)) {
+                long deadline = System.currentTimeMillis() + CocoDaemon.DEADLINE_MS;
+                while (daemons.stream().filter(Process::isAlive).count() != 1 || !CocoDaemon.serving(mnt)) {
                     if (daemons.stream().noneMatch(Process::isAlive)) {
                         throw new AssertionError("all exited: " + Files.readString(logs.get(0)));
                     }
@@ -97,12 +102,26 @@ class OneDaemonIT {
                 }
                 assertThat(MountTable.all().stream().filter(m -> m.mountPoint().equals(mnt))).hasSize(1);
 
-                assertThat(Daemons.stop(daemons.get(winner))).isZero();
+                assertThat(CocoDaemon.stop(daemons.get(winner))).isZero();
                 assertThat(Files.readString(logs.get(winner))).contains("coco-secretfs: unmounted " + mnt);
                 assertThat(MountTable.at(mnt)).isEmpty();
             } finally {
-                Daemons.cleanUp(daemons, mnt);
+                CocoDaemon.cleanUp(daemons, mnt);
             }
+        }
+    }
+
+    @Test
+    @DisplayName("a mount point a live daemon serves is refused with one line, and that daemon serves on")
+    void aLiveMountIsNotTakenOver() throws Exception {
+        Path mnt = Files.createDirectory(tmp.resolve("mnt"));
+        try (CocoDaemon serving = CocoDaemon.mount(CocoDaemon.Start.QUICK, page, mnt)) {
+            Result r = CocoDaemon.run("mount", "--backing", page.toString(), mnt.toString());
+            assertThat(r.exit()).as(r.err()).isEqualTo(1);
+            assertThat(r.errLines()).singleElement().asString()
+                    .startsWith("coco-secretfs: mount point " + mnt.toRealPath() + " is busy");
+            assertThat(secrets.isSecret(0, Files.readAllBytes(mnt.resolve(names.get(0))))).as("the first serves on")
+                    .isTrue();
         }
     }
 
@@ -112,13 +131,13 @@ class OneDaemonIT {
         Path mnt = Files.createDirectory(tmp.resolve("mnt")).toRealPath();
         // What a daemon holds from its check of the mount point until it exits: the directory's lock.
         try (ExclusiveLock claim = ExclusiveLock.tryLock(mnt, true).orElseThrow()) {
-            CocoDaemon.Result r = CocoDaemon.run("mount", "--backing", page.toString(), mnt.toString());
+            Result r = CocoDaemon.run("mount", "--backing", page.toString(), mnt.toString());
             assertThat(r.exit()).as(r.err()).isEqualTo(1);
             assertThat(r.errLines()).singleElement().asString().isEqualTo("coco-secretfs: mount point " + mnt
                     + " is busy: another coco-secretfs daemon is mounting or serving there");
             assertThat(MountTable.at(mnt)).isEmpty();
         } finally {
-            Daemons.cleanUp(List.of(), mnt);
+            CocoDaemon.cleanUp(List.of(), mnt);
         }
     }
 
@@ -139,7 +158,7 @@ class OneDaemonIT {
             assertThat(daemon.log()).doesNotContain("unmounted " + real)
                     .contains("did not unmount " + real + ": another mount covers ours");
         } finally {
-            Daemons.cleanUp(List.of(daemon.process), real);
+            CocoDaemon.cleanUp(List.of(daemon.process), real);
             daemon.close();
         }
     }

@@ -5,8 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
 import dev.cocosecretfs.fuse.MountTable;
-import dev.cocosecretfs.security.CocoDaemon;
-import dev.cocosecretfs.security.SecretPage;
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.FakeSystemd;
+import dev.cocosecretfs.testing.SecretPage;
+import dev.cocosecretfs.testing.Sys;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -55,7 +57,7 @@ class RestartIT {
     static final int READERS = 4;
     static final int EIO = 5;
 
-    final TestLibC c = TestLibC.INSTANCE;
+    final Sys c = Sys.C;
 
     @TempDir
     Path tmp;
@@ -93,9 +95,9 @@ class RestartIT {
         systemd.close(); // kills the daemons and closes the stored connection: a stuck reader gets ENOTCONN
         for (Process p : containers) {
             p.destroyForcibly();
-            p.waitFor(Daemons.DEADLINE_MS, TimeUnit.MILLISECONDS);
+            p.waitFor(CocoDaemon.DEADLINE_MS, TimeUnit.MILLISECONDS);
         }
-        Daemons.cleanUp(List.of(), mnt);
+        CocoDaemon.cleanUp(List.of(), mnt);
         if (storm != null) {
             storm.join();
         }
@@ -194,13 +196,13 @@ class RestartIT {
 
     /** Reads secret i whole through {@code dir}; -errno if the open or the read fails. */
     long read(Path dir, int i, byte[] buf) {
-        int fd = c.open(dir.resolve(page.names.get(i)).toString(), TestLibC.O_RDONLY, 0);
+        int fd = c.open(Sys.path(dir.resolve(page.names.get(i)).toString()), Sys.O_RDONLY, 0);
         if (fd < 0) {
-            return -TestLibC.errno();
+            return -Sys.errno();
         }
         try {
             long n = c.pread(fd, buf, buf.length, 0);
-            return n < 0 ? -TestLibC.errno() : n;
+            return n < 0 ? -Sys.errno() : n;
         } finally {
             c.close(fd);
         }
@@ -227,7 +229,7 @@ class RestartIT {
         for (int i = 0; i < page.size(); i++) {
             long n = read(dir, i, buf);
             if (deleted.contains(i)) {
-                assertThat(n).as("%s: deleted secret %s", what, page.names.get(i)).isEqualTo(-TestLibC.ENOENT);
+                assertThat(n).as("%s: deleted secret %s", what, page.names.get(i)).isEqualTo(-Sys.ENOENT);
             } else {
                 live.add(page.names.get(i));
                 if (n < 0) {
@@ -241,8 +243,8 @@ class RestartIT {
 
     /** rm through the read-only bind: EROFS, and the secret is still there. */
     void refusesRm(Path roBind, int i) {
-        assertThat(c.unlink(roBind.resolve(page.names.get(i)).toString())).isEqualTo(-1);
-        assertThat(TestLibC.errno()).as("rm through the read-only bind").isEqualTo(TestLibC.EROFS);
+        assertThat(c.unlink(Sys.path(roBind.resolve(page.names.get(i)).toString()))).isEqualTo(-1);
+        assertThat(Sys.errno()).as("rm through the read-only bind").isEqualTo(Sys.EROFS);
         assertThat(Files.exists(mnt.resolve(page.names.get(i)))).isTrue();
     }
 
@@ -262,7 +264,7 @@ class RestartIT {
     }
 
     void unlink(Path dir, int i, Set<Integer> deleted) {
-        assertThat(c.unlink(dir.resolve(page.names.get(i)).toString())).as("rm of secret %s", page.names.get(i)).isZero();
+        assertThat(c.unlink(Sys.path(dir.resolve(page.names.get(i)).toString()))).as("rm of secret %s", page.names.get(i)).isZero();
         deleted.add(i);
     }
 
@@ -470,7 +472,7 @@ class RestartIT {
                         // opened before its unlink, read after it: none of it, as for any open of a wiped secret
                     } else if (n >= 0) {
                         page.checkRead(i, 0, buf.length, buf, n, how);
-                    } else if (n == -TestLibC.ENOENT && (deleted.contains(i) || i == vanishing && afterUnlinkStarted)) {
+                    } else if (n == -Sys.ENOENT && (deleted.contains(i) || i == vanishing && afterUnlinkStarted)) {
                         // deleted
                     } else if (n == -EIO && releasedAllowed && phaseAtStart != AFTER) {
                         released.incrementAndGet();

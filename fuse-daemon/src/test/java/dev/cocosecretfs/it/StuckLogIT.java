@@ -3,7 +3,8 @@ package dev.cocosecretfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.cocosecretfs.security.CocoDaemon;
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.SecretPage;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -58,16 +59,18 @@ class StuckLogIT {
     void unlinksAndReadsGoOnWhileNobodyReadsTheLog() throws Exception {
         CocoDaemon.assumeFuse();
         Path page = tmp.resolve("page.bin");
-        List<String> names = Daemons.page(page, SECRETS, 8, 256 << 10);
+        SecretPage secrets = SecretPage.randomLengths(SECRETS, 8, 8, 256 << 10);
+        secrets.write(page);
+        List<String> names = secrets.names;
         Path mnt = Files.createDirectory(tmp.resolve("mnt"));
         // stderr stays a pipe (ProcessBuilder's default) that this test does not read until the end.
-        Process daemon = Daemons.builder(page, mnt.toString()).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+        Process daemon = CocoDaemon.spawnBuilder(page, mnt.toString()).redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .start();
         ExecutorService callers = Executors.newSingleThreadExecutor();
         try {
             Path noLog = tmp.resolve("none.log");
             Files.writeString(noLog, "(stderr is the pipe under test)");
-            Daemons.awaitServing(daemon, mnt, noLog);
+            CocoDaemon.awaitServing(daemon, mnt, noLog);
             Future<Integer> work = callers.submit(() -> {
                 int read = 0;
                 for (int i = 0; i < SECRETS; i++) {
@@ -86,7 +89,7 @@ class StuckLogIT {
                 }
                 return read;
             });
-            assertThat(work.get(Daemons.DEADLINE_MS, TimeUnit.MILLISECONDS))
+            assertThat(work.get(CocoDaemon.DEADLINE_MS, TimeUnit.MILLISECONDS))
                     .as("every read gave a whole secret").isEqualTo(SECRETS - UNLINKS);
             try (var left = Files.list(mnt)) {
                 assertThat(left.count()).isEqualTo(SECRETS - UNLINKS);
@@ -106,7 +109,7 @@ class StuckLogIT {
             });
             reader.setDaemon(true);
             reader.start();
-            long deadline = System.currentTimeMillis() + Daemons.DEADLINE_MS;
+            long deadline = System.currentTimeMillis() + CocoDaemon.DEADLINE_MS;
             long[] counts = count(lines);
             while (counts[0] + counts[1] < UNLINKS && System.currentTimeMillis() < deadline) {
                 Thread.sleep(20);
@@ -121,11 +124,11 @@ class StuckLogIT {
                     }
                 }
             }
-            assertThat(Daemons.stop(daemon)).isZero();
-            assertThat(Daemons.serving(mnt)).isFalse();
+            assertThat(CocoDaemon.stop(daemon)).isZero();
+            assertThat(CocoDaemon.serving(mnt)).isFalse();
         } finally {
             callers.shutdownNow();
-            Daemons.cleanUp(List.of(daemon), mnt);
+            CocoDaemon.cleanUp(List.of(daemon), mnt);
         }
     }
 }

@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.cocosecretfs.fuse.MountTable;
-import dev.cocosecretfs.security.CocoDaemon;
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.SeccompExec;
+import dev.cocosecretfs.testing.SecretPage;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,7 +42,9 @@ class WeakHardeningIT {
         CocoDaemon.assumeFuse();
         assumeTrue(System.getProperty("os.arch").equals("amd64"), "skipped: the seccomp filter is written for x86-64");
         page = tmp.resolve("page.bin");
-        names = Daemons.page(page, 2, 16, 4096);
+        SecretPage secrets = SecretPage.randomLengths(2, 16, 16, 4096);
+        secrets.write(page);
+        names = secrets.names;
         mnt = Files.createDirectory(tmp.resolve("mnt")).toRealPath();
     }
 
@@ -61,13 +65,13 @@ class WeakHardeningIT {
         Process p = underFilter("mount", "--backing", page.toString(), mnt.toString())
                 .redirectErrorStream(true).redirectOutput(err.toFile()).start();
         try {
-            assertThat(p.waitFor(Daemons.DEADLINE_MS, TimeUnit.MILLISECONDS)).as("the daemon ends by itself").isTrue();
+            assertThat(p.waitFor(CocoDaemon.DEADLINE_MS, TimeUnit.MILLISECONDS)).as("the daemon ends by itself").isTrue();
             assertThat(p.exitValue()).as(Files.readString(err)).isEqualTo(1);
             assertThat(Files.readAllLines(err)).containsExactly(REFUSAL);
             assertThat(MountTable.at(mnt)).isEmpty();
             assertThat(Files.readAllBytes(page)).isEqualTo(before);
         } finally {
-            Daemons.cleanUp(List.of(p), mnt);
+            CocoDaemon.cleanUp(List.of(p), mnt);
         }
     }
 
@@ -78,15 +82,15 @@ class WeakHardeningIT {
         Process p = underFilter("mount", "--backing", page.toString(), "--allow-weak-hardening", mnt.toString())
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
         try {
-            Daemons.awaitServing(p, mnt, log);
+            CocoDaemon.awaitServing(p, mnt, log);
             assertThat(Files.readAllBytes(mnt.resolve(names.get(0)))).hasSize(16);
             assertThat(Files.readString(log))
                     .contains("coco-secretfs: warning: setrlimit(RLIMIT_CORE, 0) failed (Operation not permitted)")
                     .contains("coco-secretfs: warning: prctl(PR_SET_DUMPABLE, 0) failed (Operation not permitted)")
                     .contains("serving anyway (--allow-weak-hardening)");
-            assertThat(Daemons.stop(p)).isZero();
+            assertThat(CocoDaemon.stop(p)).isZero();
         } finally {
-            Daemons.cleanUp(List.of(p), mnt);
+            CocoDaemon.cleanUp(List.of(p), mnt);
         }
     }
 }

@@ -55,17 +55,35 @@ class FdStoreTest {
     @DisplayName("reads")
     class Reads {
         @Test
-        @DisplayName("address 0 and a negative length are refused before anything is read")
+        @DisplayName("address 0 and a negative length are refused before anything is read, by both reads")
         void nullAddressRefused() throws Exception {
+            byte[] head = new byte[20];
             try (BackingStore store = Stores.open(file)) {
                 assertThatThrownBy(() -> store.readInto(20, 0L, 10))
                         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("address 0");
-                assertThatThrownBy(() -> store.readInto(0, new byte[20], 0L, 10))
+                assertThatThrownBy(() -> store.readInto(0, head, 0L, 10))
                         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("address 0");
                 assertThatThrownBy(() -> store.readInto(20, dst, -1))
-                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("negative");
+                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("length -1 is negative");
+                assertThatThrownBy(() -> store.readInto(0, head, dst, -1))
+                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("length -1 is negative");
             }
             assertThat(get(dst, 64)).containsOnly(0);
+            assertThat(head).as("the header of a refused read").containsOnly(0);
+        }
+
+        @Test
+        @DisplayName("a header longer than the per-thread room, and metadata longer than it, read the same bytes")
+        void beyondTheScratch() throws Exception {
+            byte[] head = new byte[40]; // more than the 32 bytes the scratch keeps for a header
+            ByteBuffer metadata = ByteBuffer.allocate(80); // more than the 64-byte scratch
+            try (BackingStore store = Stores.open(file)) {
+                store.readInto(5, head, dst, 50);
+                store.readMetadata(15, metadata);
+            }
+            assertThat(head).isEqualTo(Arrays.copyOfRange(bytes, 5, 45));
+            assertThat(get(dst, 50)).isEqualTo(Arrays.copyOfRange(bytes, 45, 95));
+            assertThat(metadata.array()).isEqualTo(Arrays.copyOfRange(bytes, 15, 95));
         }
 
         @Test
@@ -87,6 +105,9 @@ class FdStoreTest {
                         .hasMessageContaining("could not read 20 bytes at offset 90").hasMessageContaining("only 10");
                 assertThatThrownBy(() -> store.readInto(70, new byte[20], dst, 20))
                         .isInstanceOf(ErrnoException.class).hasMessageContaining("only 10");
+                assertThatThrownBy(() -> store.readInto(90, new byte[20], dst, 5)).as("the header itself cut short")
+                        .isInstanceOf(ErrnoException.class).hasMessageContaining("could not read 20 bytes at offset 90")
+                        .hasMessageContaining("only 10");
                 assertThatThrownBy(() -> store.readMetadata(95, ByteBuffer.allocate(20)))
                         .isInstanceOf(ErrnoException.class).hasMessageContaining("only 5");
                 store.readInto(100, dst, 0);
@@ -95,7 +116,7 @@ class FdStoreTest {
     }
 
     @Test
-    @DisplayName("a file that cannot be opened for writing is opened read-only: reads work, wipes fail, nothing changes")
+    @DisplayName("an immutable file (EPERM for writing) is opened read-only: reads work, wipes fail, nothing changes")
     void readOnlyFallback() throws Exception {
         assumeTrue(chattr("+i", file), "skipped: the temporary directory's filesystem has no immutable flag");
         try (BackingStore store = Stores.open(file)) {
@@ -106,6 +127,29 @@ class FdStoreTest {
                     .hasMessageContaining("opened read-only");
         } finally {
             chattr("-i", file);
+        }
+        assertThat(Files.readAllBytes(file)).isEqualTo(bytes);
+    }
+
+    @Test
+    @DisplayName("a file on a read-only filesystem (EROFS) is opened read-only: reads work, wipes fail, nothing changes")
+    void readOnlyFilesystem() throws Exception {
+        Path ro = Files.createDirectory(tmp.resolve("ro"));
+        assumeTrue(run("mount", "--bind", tmp.toString(), ro.toString()),
+                "skipped: cannot bind-mount the temporary directory (needs root)");
+        try {
+            assertThat(run("mount", "-o", "remount,bind,ro", ro.toString())).as("remount read-only").isTrue();
+            try (BackingStore store = Stores.open(ro.resolve("page.bin"))) {
+                assertThat(store.writable()).isFalse();
+                byte[] head = new byte[4];
+                store.readInto(0, head, dst, 16);
+                assertThat(head).isEqualTo(Arrays.copyOfRange(bytes, 0, 4));
+                assertThat(get(dst, 16)).isEqualTo(Arrays.copyOfRange(bytes, 4, 20));
+                assertThatThrownBy(() -> store.wipe(0, 10)).isInstanceOf(ErrnoException.class)
+                        .hasMessageContaining("opened read-only");
+            }
+        } finally {
+            assertThat(run("umount", ro.toString())).as("unmount the bind").isTrue();
         }
         assertThat(Files.readAllBytes(file)).isEqualTo(bytes);
     }
@@ -177,7 +221,13 @@ class FdStoreTest {
     }
 
     static boolean chattr(String flag, Path file) throws Exception {
-        Process p = new ProcessBuilder("chattr", flag, file.toString()).redirectErrorStream(true).start();
+        return run("chattr", flag, file.toString());
+    }
+
+    /** Runs a command; true if it exited 0 within 10 s. */
+    static boolean run(String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        p.getOutputStream().close();
         return p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
     }
 }

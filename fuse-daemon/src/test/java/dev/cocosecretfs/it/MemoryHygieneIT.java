@@ -1,11 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.cocosecretfs.fuse.MountTable;
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.LeakyMount;
+import dev.cocosecretfs.testing.MemoryScanner;
+import dev.cocosecretfs.testing.Nobody;
+import dev.cocosecretfs.testing.Result;
+import dev.cocosecretfs.testing.SecretPage;
+import dev.cocosecretfs.testing.Sys;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -152,20 +159,19 @@ class MemoryHygieneIT {
         Files.setPosixFilePermissions(backing, PosixFilePermissions.fromString("rw-r--r--"));
         Path jar = Files.copy(CocoDaemon.jar(), tmp.resolve("coco-secretfs.jar"));
         Files.setPosixFilePermissions(jar, PosixFilePermissions.fromString("rw-r--r--"));
-        Files.setAttribute(mnt, "unix:uid", 65534);
-        List<String> asNobody = List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups");
-        Process sleeper = new ProcessBuilder(concat(asNobody, List.of("sleep", "120"))).start();
-        try (CocoDaemon d = CocoDaemon.mount(CocoDaemon.Start.JAR, jar, asNobody, Map.of(), backing, mnt)) {
+        Files.setAttribute(mnt, "unix:uid", Nobody.UID);
+        Process sleeper = new ProcessBuilder(Nobody.command(List.of("sleep", "120"))).start();
+        try (CocoDaemon d = CocoDaemon.mount(CocoDaemon.Start.JAR, jar, Nobody.SETPRIV, Map.of(), backing, mnt)) {
             assertThat(status(d.pid(), "Uid")).startsWith("65534\t");
             assertThat(Files.getAttribute(Path.of("/proc/" + sleeper.pid() + "/mem"), "unix:uid"))
                     .as("control: a process of uid 65534 owns its /proc files").isEqualTo(65534);
             assertThat(Files.getAttribute(Path.of("/proc/" + d.pid() + "/mem"), "unix:uid"))
                     .as("a process that is not dumpable has its /proc files owned by root").isEqualTo(0);
-            Result control = run(concat(asNobody, List.of("head", "-c", "1", "/proc/" + sleeper.pid() + "/environ")));
+            Result control = Nobody.run("head", "-c", "1", "/proc/" + sleeper.pid() + "/environ");
             assertThat(control.exit()).as("control: uid 65534 reads its own process's environ: " + control.err())
                     .isZero();
             for (String file : List.of("environ", "mem", "maps")) {
-                Result r = run(concat(asNobody, List.of("head", "-c", "1", "/proc/" + d.pid() + "/" + file)));
+                Result r = Nobody.run("head", "-c", "1", "/proc/" + d.pid() + "/" + file);
                 assertThat(r.exit()).as("uid 65534 reading the daemon's " + file).isNotZero();
                 assertThat(r.err()).contains("Permission denied");
             }
@@ -244,20 +250,5 @@ class MemoryHygieneIT {
             }
         }
         throw new AssertionError("no " + field + " in /proc/" + pid + "/status");
-    }
-
-    record Result(int exit, String out, String err) {}
-
-    static Result run(List<String> cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
-        return new Result(p.waitFor(), out, err);
-    }
-
-    static List<String> concat(List<String> a, List<String> b) {
-        List<String> all = new ArrayList<>(a);
-        all.addAll(b);
-        return all;
     }
 }

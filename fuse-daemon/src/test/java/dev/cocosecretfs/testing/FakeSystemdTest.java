@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.it;
+package dev.cocosecretfs.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -29,7 +29,7 @@ class FakeSystemdTest {
     static final int O_CLOEXEC = 02000000;
     static final short POLLHUP = 0x10;
 
-    final TestLibC c = TestLibC.INSTANCE;
+    final Sys c = Sys.C;
     final Runtime runtime = Runtime.getRuntime(c);
 
     @TempDir

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -7,7 +7,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.cocosecretfs.fuse.MountTable;
 import dev.cocosecretfs.table.Guid;
 import dev.cocosecretfs.table.SecretTable;
-import java.io.File;
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.Result;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -16,7 +17,6 @@ import java.security.SecureRandom;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
@@ -72,26 +72,8 @@ class LargePageIT {
     }
 
     /** Runs the launcher (its JVM flags: -Xmx16m) to the end. */
-    static CocoDaemon.Result launcher(String... args) throws Exception {
-        Path out = Files.createTempFile("coco-out", ".txt");
-        Path err = Files.createTempFile("coco-err", ".txt");
-        try {
-            ProcessBuilder pb = new ProcessBuilder(CocoDaemon.command(CocoDaemon.Start.LAUNCHER, CocoDaemon.jar(),
-                    List.of(args)));
-            pb.environment().put("COCO_SECRETFS_JAR", CocoDaemon.jar().toString());
-            pb.environment().put("COCO_SECRETFS_JAVA", Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            pb.environment().put("COCO_SECRETFS_CDS_DIR", "");
-            Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
-            if (!p.waitFor(90, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new AssertionError("coco-secretfs " + String.join(" ", args) + " did not end");
-            }
-            return new CocoDaemon.Result(p.exitValue(), Files.readString(out), Files.readString(err));
-        } finally {
-            Files.deleteIfExists(out);
-            Files.deleteIfExists(err);
-        }
+    static Result launcher(String... args) throws Exception {
+        return CocoDaemon.run(CocoDaemon.Start.LAUNCHER, args);
     }
 
     @Test
@@ -142,7 +124,7 @@ class LargePageIT {
                 + (SecretTable.MAX_ENTRIES + 1) + ": coco-secretfs serves at most " + SecretTable.MAX_ENTRIES
                 + " entries in a table";
         for (String command : new String[] {"mount", "inspect"}) {
-            CocoDaemon.Result r = command.equals("mount")
+            Result r = command.equals("mount")
                     ? launcher("mount", "--backing", backing.toString(), mnt.toString())
                     : launcher("inspect", backing.toString());
             assertThat(r.exit()).as(command).isEqualTo(65);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.it;
+package dev.cocosecretfs.testing;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -41,15 +41,15 @@ import jnr.ffi.Runtime;
  * The messages a daemon sends hold no secret (names, states, a status line), so they are kept and
  * may appear in assertion messages.
  */
-final class FakeSystemd implements AutoCloseable {
+public final class FakeSystemd implements AutoCloseable {
     /** Who may send messages, as systemd's NotifyAccess=. */
-    enum Access {
+    public enum Access {
         MAIN,
         ALL
     }
 
     /** One entry of the store. */
-    record Stored(String name, int fd, boolean poll) {}
+    public record Stored(String name, int fd, boolean poll) {}
 
     private static final int AF_UNIX = 1;
     private static final int SOCK_DGRAM = 2;
@@ -83,7 +83,7 @@ final class FakeSystemd implements AutoCloseable {
     private static final int CONTROL = 8192;
     private static final int SUN_PATH_MAX = 108;
 
-    private final TestLibC c = TestLibC.INSTANCE;
+    private final Sys c = Sys.C;
     private final Runtime runtime = Runtime.getRuntime(c);
     private final Path dir;
     private final Path socketPath;
@@ -114,7 +114,7 @@ final class FakeSystemd implements AutoCloseable {
      *
      * @param storeMax what the unit's FileDescriptorStoreMax= says
      */
-    FakeSystemd(Path dir, int storeMax, Access access) throws IOException {
+    public FakeSystemd(Path dir, int storeMax, Access access) throws IOException {
         this.dir = Files.createDirectories(dir);
         this.storeMax = storeMax;
         this.access = access;
@@ -140,13 +140,13 @@ final class FakeSystemd implements AutoCloseable {
     }
 
     /** The value of NOTIFY_SOCKET for a child. */
-    Path socket() {
+    public Path socket() {
         return socketPath;
     }
 
     private void check(long result, String what) throws IOException {
         if (result < 0) {
-            throw new IOException(what + ": errno " + TestLibC.errno());
+            throw new IOException(what + ": errno " + Sys.errno());
         }
     }
 
@@ -155,11 +155,11 @@ final class FakeSystemd implements AutoCloseable {
      * descriptors as SCM_RIGHTS): for the tests of the fake, and to plant descriptors in the store of
      * one made with {@link Access#ALL}.
      */
-    void send(String message, int... fds) {
+    public void send(String message, int... fds) {
         Path socket = socketPath;
         int s = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (s < 0) {
-            throw new AssertionError("socket: errno " + TestLibC.errno());
+            throw new AssertionError("socket: errno " + Sys.errno());
         }
         try {
             byte[] path = socket.toString().getBytes(StandardCharsets.UTF_8);
@@ -189,7 +189,7 @@ final class FakeSystemd implements AutoCloseable {
                 msg.putLong(40, 16 + ((4L * fds.length + 7) & ~7L)); // CMSG_SPACE
             }
             if (c.sendmsg(s, msg, 0) != bytes.length) {
-                throw new AssertionError("sendmsg: errno " + TestLibC.errno());
+                throw new AssertionError("sendmsg: errno " + Sys.errno());
             }
         } finally {
             c.close(s);
@@ -197,7 +197,7 @@ final class FakeSystemd implements AutoCloseable {
     }
 
     /** The names in the store, in the order a start hands the descriptors over (newest first). */
-    synchronized List<String> storedNames() {
+    public synchronized List<String> storedNames() {
         return store.stream().map(Stored::name).toList();
     }
 
@@ -206,7 +206,7 @@ final class FakeSystemd implements AutoCloseable {
      * has passed: the store changes when the receiving thread has caught up, which is a bound, not a
      * figure to assert on.
      */
-    synchronized List<String> storedNames(Predicate<List<String>> until, Duration bound) throws InterruptedException {
+    public synchronized List<String> storedNames(Predicate<List<String>> until, Duration bound) throws InterruptedException {
         long deadline = System.nanoTime() + bound.toNanos();
         while (!until.test(storedNames()) && System.nanoTime() < deadline) {
             wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
@@ -215,12 +215,12 @@ final class FakeSystemd implements AutoCloseable {
     }
 
     /** Every message accepted so far, in order. */
-    synchronized List<String> messages() {
+    public synchronized List<String> messages() {
         return List.copyOf(messages);
     }
 
     /** {@link #messages()} as soon as {@code until} holds of them, or as they are once {@code bound} has passed. */
-    synchronized List<String> messages(Predicate<List<String>> until, Duration bound) throws InterruptedException {
+    public synchronized List<String> messages(Predicate<List<String>> until, Duration bound) throws InterruptedException {
         long deadline = System.nanoTime() + bound.toNanos();
         while (!until.test(messages) && System.nanoTime() < deadline) {
             wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
@@ -229,17 +229,17 @@ final class FakeSystemd implements AutoCloseable {
     }
 
     /** What systemd would have logged: messages refused, descriptors dropped and why. */
-    synchronized List<String> warnings() {
+    public synchronized List<String> warnings() {
         return List.copyOf(warnings);
     }
 
     /** The last STATUS= of the current main process, or null. */
-    synchronized String status() {
+    public synchronized String status() {
         return status;
     }
 
     /** True once the current main process has sent STOPPING=1. */
-    synchronized boolean stopping() {
+    public synchronized boolean stopping() {
         return stopping;
     }
 
@@ -247,7 +247,7 @@ final class FakeSystemd implements AutoCloseable {
      * Waits, within {@code bound}, for READY=1 from the current main process; fails with its log if it
      * exits first or does not say it within the bound.
      */
-    synchronized void awaitReady(Duration bound) throws Exception {
+    public synchronized void awaitReady(Duration bound) throws Exception {
         long deadline = System.nanoTime() + bound.toNanos();
         Child main = children.isEmpty() ? null : children.get(children.size() - 1);
         while (!ready) {
@@ -313,7 +313,7 @@ final class FakeSystemd implements AutoCloseable {
         header.putInt(48, 0);
         long n = c.recvmsg(socket, header, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
         if (n < 0) {
-            int errno = TestLibC.errno();
+            int errno = Sys.errno();
             if (errno != EAGAIN) {
                 synchronized (this) {
                     warnings.add("recvmsg: errno " + errno);
@@ -418,7 +418,7 @@ final class FakeSystemd implements AutoCloseable {
     }
 
     /** systemd's fdname_is_valid: printable ASCII but ':', at most 255 characters; empty is allowed. */
-    static boolean validName(String name) {
+    public static boolean validName(String name) {
         return name.length() <= FDNAME_MAX && name.chars().allMatch(ch -> ch >= ' ' && ch < 127 && ch != ':');
     }
 
@@ -427,7 +427,7 @@ final class FakeSystemd implements AutoCloseable {
         int self = c.getpid();
         long result = c.syscall(kcmpNumber(), self, self, KCMP_FILE, a, b, 0);
         if (result < 0) {
-            warnings.add("kcmp: errno " + TestLibC.errno() + "; descriptors taken for different files");
+            warnings.add("kcmp: errno " + Sys.errno() + "; descriptors taken for different files");
             return false;
         }
         return result == 0;
@@ -448,7 +448,7 @@ final class FakeSystemd implements AutoCloseable {
      * set by {@code sh} to its own pid just before it execs the command, which keeps the pid. Stdin is
      * /dev/null, stdout and stderr go to {@link Child#log()}.
      */
-    synchronized Child start(List<String> command, Map<String, String> extraEnv) throws IOException {
+    public synchronized Child start(List<String> command, Map<String, String> extraEnv) throws IOException {
         List<Stored> passed = List.copyOf(store);
         Map<String, String> env = new LinkedHashMap<>(System.getenv());
         env.keySet().removeIf(k -> k.startsWith("LISTEN_") || k.equals("NOTIFY_SOCKET"));
@@ -540,7 +540,7 @@ final class FakeSystemd implements AutoCloseable {
             if (child.isAlive()) {
                 c.kill((int) child.pid(), SIGCONT);
                 try {
-                    child.destroyForcibly().waitFor(Daemons.DEADLINE_MS, TimeUnit.MILLISECONDS);
+                    child.destroyForcibly().waitFor(CocoDaemon.DEADLINE_MS, TimeUnit.MILLISECONDS);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
@@ -558,7 +558,7 @@ final class FakeSystemd implements AutoCloseable {
      * A main process started by {@link #start}: a child of this JVM that the JDK did not spawn, so it
      * is reaped here (waitpid on its pid only, which no JDK reaper does for a pid it does not know).
      */
-    final class Child extends Process {
+    public final class Child extends Process {
         private final int pid;
         private final Path log;
         private final CompletableFuture<Integer> exit = new CompletableFuture<>();
@@ -569,7 +569,7 @@ final class FakeSystemd implements AutoCloseable {
             Thread reaper = new Thread(() -> {
                 int[] status = new int[1];
                 while (c.waitpid(pid, status, 0) < 0) {
-                    if (TestLibC.errno() != 4) { // EINTR
+                    if (Sys.errno() != 4) { // EINTR
                         exit.complete(-1);
                         return;
                     }
@@ -583,7 +583,7 @@ final class FakeSystemd implements AutoCloseable {
         }
 
         /** Its stdout and stderr so far. */
-        String log() {
+        public String log() {
             try {
                 return Files.readString(log, StandardCharsets.UTF_8);
             } catch (IOException e) {
@@ -679,7 +679,7 @@ final class FakeSystemd implements AutoCloseable {
     }
 
     /** The main processes started so far, oldest first. */
-    synchronized List<Child> children() {
+    public synchronized List<Child> children() {
         return List.copyOf(children);
     }
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -9,11 +9,14 @@ import dev.cocosecretfs.fuse.SecretFs;
 import dev.cocosecretfs.secrets.SecretDirectory;
 import dev.cocosecretfs.store.BackingStore;
 import dev.cocosecretfs.store.Stores;
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.ForwardingStore;
+import dev.cocosecretfs.testing.SecretPage;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Set;

@@ -1,12 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.table;
 
 import com.code_intelligence.jazzer.junit.DictionaryFile;
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import dev.cocosecretfs.table.Guid;
-import dev.cocosecretfs.table.SecretEntry;
-import dev.cocosecretfs.table.SecretTable;
-import dev.cocosecretfs.table.TableFormatException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.HashSet;
@@ -34,7 +30,7 @@ class SecretTableFuzzTest {
     private static final AtomicLong ENTRIES = new AtomicLong();
 
     @FuzzTest(maxDuration = "60s")
-    @DictionaryFile(resourcePath = "/dev/cocosecretfs/security/secret-table.dict")
+    @DictionaryFile(resourcePath = "/dev/cocosecretfs/table/secret-table.dict")
     void parse(byte[] page) throws IOException {
         INPUTS.incrementAndGet();
         long size = page.length;

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.cocosecretfs.table.SecretEntry;
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.SecretPage;
+import dev.cocosecretfs.testing.Sys;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -221,7 +224,7 @@ class FaultsIT {
             assertThat(Files.size(backing)).as("a refused unlink does not write past the end").isEqualTo(100);
             assertThat(listing()).contains(page.names.get(5));
             assertThat(d.process.isAlive()).isTrue();
-            assertThat(d.log()).contains("could not read");
+            assertThat(d.awaitLog("could not read")).contains("could not read");
         }
         // Compared without AssertJ, whose message would print the page and so the secrets in it.
         if (!Arrays.equals(Files.readAllBytes(backing), Arrays.copyOf(page.bytes, 100))) {
@@ -243,7 +246,7 @@ class FaultsIT {
                 readFails(i, Sys.EIO);
             }
             unlinkFails(3, Sys.EIO);
-            assertThat(d.log()).contains("the backing changed under the mount");
+            assertThat(d.awaitLog("the backing changed under the mount")).contains("the backing changed under the mount");
         }
         other.checkOnlyWiped(Files.readAllBytes(backing), Set.of());
         try (CocoDaemon d = CocoDaemon.mount(CocoDaemon.Start.QUICK, backing, mnt)) {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -9,6 +9,9 @@ import dev.cocosecretfs.fuse.SecretFs;
 import dev.cocosecretfs.secrets.SecretDirectory;
 import dev.cocosecretfs.store.BackingStore;
 import dev.cocosecretfs.store.Stores;
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.HeldWipes;
+import dev.cocosecretfs.testing.SecretPage;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

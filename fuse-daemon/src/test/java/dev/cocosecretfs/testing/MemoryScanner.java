@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.testing;
 
 import static com.google.common.base.Preconditions.checkArgument;
 
@@ -24,15 +24,15 @@ import java.util.TreeSet;
  *
  * <p>Reports where and which window it found, never the bytes: patterns are secrets.
  */
-final class MemoryScanner {
+public final class MemoryScanner {
     /** Window length: long enough that random memory matches a window of random secrets with odds near 2^-50. */
-    static final int WINDOW = Long.BYTES;
+    public static final int WINDOW = Long.BYTES;
     private static final int CHUNK = 1 << 20;
     /** Mappings the kernel does not let /proc/PID/mem read; they hold no process data. */
     private static final Set<String> UNREADABLE_BY_DESIGN = Set.of("[vvar]", "[vvar_vclock]", "[vsyscall]");
 
     /** One window found: which pattern, where in it, and where in the process. */
-    record Hit(int pattern, int windowOffset, long address, String mapping) {
+    public record Hit(int pattern, int windowOffset, long address, String mapping) {
         @Override
         public String toString() {
             return "pattern " + pattern + " window at +" + windowOffset + " found at 0x" + Long.toHexString(address)
@@ -41,15 +41,15 @@ final class MemoryScanner {
     }
 
     /** What a scan covered and found. */
-    record Result(long bytesScanned, int mappingsScanned, List<String> unreadable, List<Hit> hits) {
+    public record Result(long bytesScanned, int mappingsScanned, List<String> unreadable, List<Hit> hits) {
         /** The patterns found at least once. */
-        Set<Integer> patternsFound() {
+        public Set<Integer> patternsFound() {
             Set<Integer> found = new TreeSet<>();
             hits.forEach(h -> found.add(h.pattern()));
             return found;
         }
 
-        List<Hit> hitsOf(int pattern) {
+        public List<Hit> hitsOf(int pattern) {
             return hits.stream().filter(h -> h.pattern() == pattern).toList();
         }
     }
@@ -58,7 +58,7 @@ final class MemoryScanner {
     private final long[] firstTwoBytes = new long[65536 / 64];
 
     /** Prepares a search for every window of every pattern; pattern i is reported as i. */
-    MemoryScanner(List<byte[]> patterns) {
+    public MemoryScanner(List<byte[]> patterns) {
         for (int i = 0; i < patterns.size(); i++) {
             byte[] p = patterns.get(i);
             checkArgument(p.length >= 2 * WINDOW, "pattern %s is shorter than %s bytes", i, 2 * WINDOW);
@@ -75,7 +75,7 @@ final class MemoryScanner {
     }
 
     /** Scans every readable mapping of process {@code pid}. */
-    Result scan(long pid) throws IOException {
+    public Result scan(long pid) throws IOException {
         Path proc = Path.of("/proc", String.valueOf(pid));
         List<Hit> hits = new ArrayList<>();
         List<String> unreadable = new ArrayList<>();

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.Result;
+import dev.cocosecretfs.testing.SecretPage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -56,12 +59,12 @@ class InterruptedWipeIT {
     @Test
     @DisplayName("inspect shows wiping; the mount finishes the wipe, logs it and serves only the others")
     void finishedByTheNextMount() throws Exception {
-        CocoDaemon.Result text = CocoDaemon.run("inspect", backing.toString());
+        Result text = CocoDaemon.run("inspect", backing.toString());
         assertThat(text.exit()).isZero();
         assertThat(text.out()).contains("3 entries (2 live, 1 wiping, 0 wiped)");
         assertThat(text.out().lines().filter(l -> l.contains(halfZeroName))).singleElement()
                 .satisfies(l -> assertThat(l).endsWith("  wiping"));
-        CocoDaemon.Result json = CocoDaemon.run("inspect", "--json", backing.toString());
+        Result json = CocoDaemon.run("inspect", "--json", backing.toString());
         assertThat(json.out()).contains("\"guid\":\"" + halfZeroName + "\",\"entryLength\":60,\"dataOffset\":"
                 + page.entries.get(1).dataOffset() + ",\"length\":40,\"state\":\"wiping\"");
 

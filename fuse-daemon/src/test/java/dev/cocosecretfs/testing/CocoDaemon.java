@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -17,14 +17,16 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A {@code coco-secretfs mount} in a child process, started the way users start it. Unlike the mount
- * tests' helper it can start the daemon through the launcher, as another user, or with extra
- * environment, and it knows the daemon's pid (setpriv and the launcher both exec, so the pid is the
- * daemon's).
+ * The tests' one daemon runner: {@code coco-secretfs} in a child process, started the way users start
+ * it. {@link #mount} starts a daemon and returns once its mount is live; it can start it through the
+ * launcher, under another user ({@link Nobody#SETPRIV}) or with extra environment, and it knows the
+ * daemon's pid (setpriv and the launcher both exec, so the pid is the daemon's). {@link #spawn} starts
+ * a bare process instead, for tests that start several at once or leave stderr a pipe; {@link #run}
+ * runs a command that ends by itself (pack, inspect, a mount that is refused).
  */
 public final class CocoDaemon implements AutoCloseable {
     /** Upper bound for a mount to appear or a command to end; a hang fails the test instead of the build. */
-    private static final long DEADLINE_MS = 90_000;
+    public static final long DEADLINE_MS = Result.DEADLINE_MS;
 
     /** How the daemon is started. */
     public enum Start {
@@ -95,36 +97,19 @@ public final class CocoDaemon implements AutoCloseable {
         return pb;
     }
 
-    /** Output of a command run to completion. */
-    public record Result(int exit, String out, String err) {
-        /** The lines of stderr. */
-        public List<String> errLines() {
-            return err.lines().toList();
-        }
+    /** Runs a command that ends by itself (pack, inspect), started the quick way. */
+    public static Result run(String... args) throws IOException, InterruptedException {
+        return run(Start.QUICK, args);
     }
 
-    /** Runs a command that ends by itself (pack, inspect). */
-    public static Result run(String... args) throws IOException, InterruptedException {
-        return runUnder(List.of(), args);
+    /** {@link #run} started {@code how}: the launcher, say, to run under its JVM flags. */
+    public static Result run(Start how, String... args) throws IOException, InterruptedException {
+        return Result.of(builder(how, jar(), List.of(), List.of(args)));
     }
 
     /** {@link #run} under a command such as prlimit; empty for none. */
     public static Result runUnder(List<String> prefix, String... args) throws IOException, InterruptedException {
-        Path out = Files.createTempFile("coco-out", ".txt");
-        Path err = Files.createTempFile("coco-err", ".txt");
-        try {
-            Process p = builder(Start.QUICK, jar(), prefix, List.of(args)).redirectOutput(out.toFile())
-                    .redirectError(err.toFile()).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                    .start();
-            if (!p.waitFor(DEADLINE_MS, TimeUnit.MILLISECONDS)) {
-                p.destroyForcibly();
-                throw new AssertionError("coco-secretfs " + String.join(" ", args) + " did not end");
-            }
-            return new Result(p.exitValue(), Files.readString(out), Files.readString(err));
-        } finally {
-            Files.deleteIfExists(out);
-            Files.deleteIfExists(err);
-        }
+        return Result.of(builder(Start.QUICK, jar(), prefix, List.of(args)));
     }
 
     /**
@@ -164,6 +149,78 @@ public final class CocoDaemon implements AutoCloseable {
         return mount(how, jar(), List.of(), Map.of(), backing, mountPoint, options);
     }
 
+    /** {@code coco-secretfs mount --backing BACKING MOUNTPOINT}, stdout and stderr to {@code log}. */
+    public static Process spawn(Path backing, String mountPoint, Path log) throws IOException {
+        return spawnBuilder(backing, mountPoint).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    }
+
+    /** The process {@link #spawn} starts, for a test that redirects its output otherwise. */
+    public static ProcessBuilder spawnBuilder(Path backing, String mountPoint) {
+        return new ProcessBuilder(command(Start.QUICK, jar(),
+                List.of("mount", "--backing", backing.toString(), mountPoint)))
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+    }
+
+    /** True once a coco-secretfs mount is at {@code where} and answers a listing. */
+    public static boolean serving(Path where) throws IOException {
+        if (MountTable.at(where).filter(m -> m.type().equals("fuse.coco-secretfs")).isEmpty()) {
+            return false;
+        }
+        try (var names = Files.list(where)) {
+            names.count();
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Waits for {@link #serving}; fails with the log if the daemon dies first or time runs out. */
+    public static void awaitServing(Process daemon, Path where, Path log) throws Exception {
+        long deadline = System.currentTimeMillis() + DEADLINE_MS;
+        while (!serving(where)) {
+            if (!daemon.isAlive()) {
+                throw new AssertionError("daemon exited with " + daemon.exitValue() + ": " + Files.readString(log));
+            }
+            if (System.currentTimeMillis() > deadline) {
+                throw new AssertionError("mount did not appear at " + where + ": " + Files.readString(log));
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    /** {@code kill -SIGNAL PID}, failing the test if kill fails. */
+    public static void signal(long pid, String signal) throws Exception {
+        Process kill = new ProcessBuilder("kill", "-" + signal, String.valueOf(pid)).inheritIO().start();
+        if (!kill.waitFor(DEADLINE_MS, TimeUnit.MILLISECONDS) || kill.exitValue() != 0) {
+            throw new AssertionError("kill -" + signal + " " + pid + " failed");
+        }
+    }
+
+    /** SIGTERM and the exit code, within the deadline. */
+    public static int stop(Process daemon) throws Exception {
+        daemon.destroy();
+        if (!daemon.waitFor(DEADLINE_MS, TimeUnit.MILLISECONDS)) {
+            throw new AssertionError("daemon did not stop on SIGTERM");
+        }
+        return daemon.exitValue();
+    }
+
+    /** Kills what still runs (after SIGCONT, in case it was stopped) and lazily unmounts what is left at the paths. */
+    public static void cleanUp(List<Process> daemons, Path... mountPoints) throws Exception {
+        for (Process p : daemons) {
+            if (p.isAlive()) {
+                signal(p.pid(), "CONT");
+                p.destroyForcibly();
+                p.waitFor(DEADLINE_MS, TimeUnit.MILLISECONDS);
+            }
+        }
+        for (Path where : mountPoints) {
+            for (int i = 0; i < 4 && MountTable.at(where).isPresent(); i++) {
+                new ProcessBuilder("umount", "-l", where.toString()).inheritIO().start().waitFor();
+            }
+        }
+    }
+
     public long pid() {
         return process.pid();
     }
@@ -174,6 +231,24 @@ public final class CocoDaemon implements AutoCloseable {
 
     public String log() throws IOException {
         return Files.readString(log, StandardCharsets.UTF_8);
+    }
+
+    /**
+     * The log once it holds {@code text}; fails with the log if it does not within the deadline. A
+     * line about a request (a wipe, a read error) is written by the log's own thread after the reply,
+     * so a look at the log right after the call can come before it.
+     */
+    public String awaitLog(String text) throws IOException, InterruptedException {
+        long deadline = System.currentTimeMillis() + DEADLINE_MS;
+        String log = log();
+        while (!log.contains(text)) {
+            if (System.currentTimeMillis() > deadline) {
+                throw new AssertionError("the log never said \"" + text + "\": " + log);
+            }
+            Thread.sleep(20);
+            log = log();
+        }
+        return log;
     }
 
     /**

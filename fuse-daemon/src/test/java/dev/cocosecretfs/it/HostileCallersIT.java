@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.SecretPage;
+import dev.cocosecretfs.testing.Sys;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -30,7 +33,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Callers that send the mount what no well-behaved program would: odd names, deleted names, offsets
  * near 2^63, thousands of descriptors. Each gets the exact answer, and the daemon is alive and
- * serving at the end. One mount serves the whole class; each test uses secrets of its own.
+ * serving at the end. One mount serves the whole class; each test uses secrets of its own. A case
+ * named "kernel: ..." proves what the kernel answers before the call reaches the daemon: what a
+ * caller sees, not something the daemon does.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @DisplayName("hostile callers")
@@ -121,7 +126,7 @@ class HostileCallersIT {
     }
 
     @Test
-    @DisplayName("'..' and '.' are the kernel's business: the parent, ENOTDIR under a file, EISDIR to unlink")
+    @DisplayName("kernel: '..' and '.' never reach the daemon: the parent, ENOTDIR under a file, EISDIR to unlink")
     void dotDot() throws Exception {
         assertThat(Files.isSameFile(mnt.resolve(".."), mnt.getParent())).isTrue();
         assertErrno("open GUID/..", c.open(Sys.path(file(READ) + "/.."), Sys.O_RDONLY, 0), Sys.ENOTDIR);
@@ -134,10 +139,10 @@ class HostileCallersIT {
     }
 
     @Test
-    @DisplayName("long names: ENAMETOOLONG past 255 bytes (the daemon) and past 1,024 (the kernel)")
+    @DisplayName("long names: ENOENT at 255 bytes, ENAMETOOLONG from 256 to 1,024 (the daemon's NAME_MAX)")
     void longNames() {
         assertErrno("255-byte name", c.open(Sys.path(mnt + "/" + "a".repeat(255)), Sys.O_RDONLY, 0), Sys.ENOENT);
-        for (int length : new int[] {256, 300, 1024, 1025, 4000}) {
+        for (int length : new int[] {256, 300, 1024}) {
             String path = mnt + "/" + "a".repeat(length);
             assertErrno(length + "-byte name", c.open(Sys.path(path), Sys.O_RDONLY, 0), Sys.ENAMETOOLONG);
             assertErrno(length + "-byte name, O_PATH", c.open(Sys.path(path), Sys.O_PATH, 0), Sys.ENAMETOOLONG);
@@ -146,6 +151,17 @@ class HostileCallersIT {
         // A GUID with 300 bytes of junk after it is not that GUID.
         assertErrno("GUID and junk", c.open(Sys.path(file(READ) + "x".repeat(300)), Sys.O_RDONLY, 0),
                 Sys.ENAMETOOLONG);
+    }
+
+    @Test
+    @DisplayName("kernel: names past 1,024 bytes (FUSE's limit) and paths past PATH_MAX get ENAMETOOLONG before the daemon")
+    void namesTheKernelRefuses() {
+        for (int length : new int[] {1025, 4000}) {
+            String path = mnt + "/" + "a".repeat(length);
+            assertErrno(length + "-byte name", c.open(Sys.path(path), Sys.O_RDONLY, 0), Sys.ENAMETOOLONG);
+            assertErrno(length + "-byte name, O_PATH", c.open(Sys.path(path), Sys.O_PATH, 0), Sys.ENAMETOOLONG);
+            assertErrno("unlink " + length + "-byte name", c.unlink(Sys.path(path)), Sys.ENAMETOOLONG);
+        }
         assertErrno("path over PATH_MAX", c.open(Sys.path(mnt + "/" + "b/".repeat(2100) + "c"), Sys.O_RDONLY, 0),
                 Sys.ENAMETOOLONG);
     }
@@ -289,10 +305,6 @@ class HostileCallersIT {
                 assertThat(c.pread(fd, buf, 1, offset)).as("1-byte pread at %d", offset).isZero();
             }
             assertThat(c.pread(fd, buf, 4096, LLONG_MAX - 4096)).as("pread ending at 2^63 - 1").isZero();
-            assertErrno("pread at 2^63 - 1", c.pread(fd, buf, 1, LLONG_MAX), Sys.EINVAL);
-            assertErrno("pread past 2^63", c.pread(fd, buf, 4096, LLONG_MAX - 100), Sys.EINVAL);
-            assertErrno("pread at -1", c.pread(fd, buf, 1, -1), Sys.EINVAL);
-            assertErrno("pread at -2^63", c.pread(fd, buf, 1, Long.MIN_VALUE), Sys.EINVAL);
             for (long offset : new long[] {0, 1, length, LLONG_MAX - 1, LLONG_MAX}) {
                 assertThat(c.pread(fd, buf, 0, offset)).as("zero-length pread at %d", offset).isZero();
             }
@@ -300,6 +312,21 @@ class HostileCallersIT {
             assertThat(c.read(fd, buf, 1)).as("read at the last offset there is").isZero();
             assertThat(c.lseek(fd, 0, 0)).isZero();
             page.checkRead(READ, 0, buf.length, buf, c.read(fd, buf, buf.length), "read after seeking back");
+        } finally {
+            c.close(fd);
+        }
+    }
+
+    @Test
+    @DisplayName("kernel: reads at negative offsets or ending past 2^63 - 1 get EINVAL before the daemon")
+    void offsetsTheKernelRefuses() {
+        int fd = open(file(READ));
+        try {
+            byte[] buf = new byte[4096];
+            assertErrno("pread at 2^63 - 1", c.pread(fd, buf, 1, LLONG_MAX), Sys.EINVAL);
+            assertErrno("pread past 2^63", c.pread(fd, buf, 4096, LLONG_MAX - 100), Sys.EINVAL);
+            assertErrno("pread at -1", c.pread(fd, buf, 1, -1), Sys.EINVAL);
+            assertErrno("pread at -2^63", c.pread(fd, buf, 1, Long.MIN_VALUE), Sys.EINVAL);
         } finally {
             c.close(fd);
         }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.testing;
 
 import dev.cocosecretfs.platform.Hardening;
 import dev.cocosecretfs.secrets.Secret;

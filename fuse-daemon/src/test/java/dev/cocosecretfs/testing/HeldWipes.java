@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.testing;
 
 import dev.cocosecretfs.store.BackingStore;
 import java.io.IOException;
@@ -10,14 +10,14 @@ import java.util.concurrent.TimeUnit;
  * A backing store whose wipes wait until the test lets them go, as a wipe on a slow disk would (the
  * hold SlowWipeIT uses, for tests that need one).
  */
-final class HeldWipes extends ForwardingStore {
-    final CountDownLatch wiping = new CountDownLatch(1);
-    final CountDownLatch letGo = new CountDownLatch(1);
+public final class HeldWipes extends ForwardingStore {
+    public final CountDownLatch wiping = new CountDownLatch(1);
+    public final CountDownLatch letGo = new CountDownLatch(1);
     private final BackingStore real;
     private final long boundSeconds;
 
     /** {@code real}, whose wipes count {@link #wiping} down, then wait up to {@code boundSeconds} for {@link #letGo}. */
-    HeldWipes(BackingStore real, long boundSeconds) {
+    public HeldWipes(BackingStore real, long boundSeconds) {
         super(real);
         this.real = real;
         this.boundSeconds = boundSeconds;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.testing;
 
 import dev.cocosecretfs.store.BackingStore;
 import java.io.IOException;
@@ -7,12 +7,15 @@ import java.nio.ByteBuffer;
 
 /**
  * A store that does what {@code real} does, for tests to override the one step they make fail or
- * wait. Closing it leaves {@code real} open: the test owns that.
+ * wait. Every method of {@link BackingStore} is forwarded, the interface's defaults too, so that
+ * what a test does not override runs the real store's own code (FdStore's one {@code preadv} of a
+ * header and its data, not the default's two reads); {@link ForwardingStoreTest} holds it to that.
+ * Closing it leaves {@code real} open: the test owns that.
  */
-class ForwardingStore implements BackingStore {
-    final BackingStore real;
+public class ForwardingStore implements BackingStore {
+    public final BackingStore real;
 
-    ForwardingStore(BackingStore real) {
+    public ForwardingStore(BackingStore real) {
         this.real = real;
     }
 
@@ -29,6 +32,11 @@ class ForwardingStore implements BackingStore {
     @Override
     public void readInto(long offset, long dst, int length) throws IOException {
         real.readInto(offset, dst, length);
+    }
+
+    @Override
+    public void readInto(long offset, byte[] head, long dst, int length) throws IOException {
+        real.readInto(offset, head, dst, length);
     }
 
     @Override

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-package dev.cocosecretfs.security;
+package dev.cocosecretfs.testing;
 
 import static org.assertj.core.api.Assertions.fail;
 
@@ -19,16 +19,17 @@ import java.util.Set;
 
 /**
  * A page of distinct random secrets, and the checks the tests make against it. Failures name the
- * secret and the offset, never the bytes: an assertion message must not print a secret. Public for
- * the mount tests of package {@code it}.
+ * secret and the offset, never the bytes: an assertion message must not print a secret. The tests'
+ * one builder of valid pages (the table's own tests build broken ones byte by byte, {@code
+ * table/Pages}).
  */
 public final class SecretPage {
     private static final SecureRandom RANDOM = new SecureRandom();
 
     public final List<String> names = new ArrayList<>();
-    final List<byte[]> secrets = new ArrayList<>();
-    final byte[] bytes;
-    final List<SecretEntry> entries;
+    public final List<byte[]> secrets = new ArrayList<>();
+    public final byte[] bytes;
+    public final List<SecretEntry> entries;
 
     private SecretPage(int count, int length, int pageSize) throws Exception {
         this(count, length, length, pageSize, true);
@@ -61,7 +62,7 @@ public final class SecretPage {
      * {@code count} secrets of {@code minLength} to {@code maxLength} random bytes each, for tests that
      * check bytes, not memory (no check that 8-byte windows are distinct).
      */
-    static SecretPage randomLengths(int count, int minLength, int maxLength, int pageSize) throws Exception {
+    public static SecretPage randomLengths(int count, int minLength, int maxLength, int pageSize) throws Exception {
         return new SecretPage(count, minLength, maxLength, pageSize, false);
     }
 
@@ -88,7 +89,7 @@ public final class SecretPage {
         return names.size();
     }
 
-    int length(int i) {
+    public int length(int i) {
         return secrets.get(i).length;
     }
 
@@ -110,7 +111,7 @@ public final class SecretPage {
     }
 
     /** True if {@code got} is exactly secret i; compares without printing. */
-    boolean isSecret(int i, byte[] got) {
+    public boolean isSecret(int i, byte[] got) {
         return java.util.Arrays.equals(got, secrets.get(i));
     }
 
