@@ -487,20 +487,23 @@ public final class Report {
         return b.toString();
     }
 
+    /** The start's phases, each from the first load of one marker class to the next (see bench/run.sh). */
     private static final String[][] PHASES = {
-        {"exec_ms", "exec to JVM clock (launcher, JVM boot before its clock)"},
-        {"jvm_ms", "JVM start to Main"},
-        {"cli_ms", "command line to MountCommand.call"},
-        {"logging_ms", "logging set-up"},
-        {"libc_ms", "hardening + binding libc (jnr-ffi)"},
-        {"table_ms", "open the page, parse the table"},
-        {"libfuse_ms", "SecretFs + binding libfuse (jnr-fuse)"},
-        {"mount_ms", "mount until INIT answered"},
+        {"exec_ms", "exec to JVM clock (launcher, JVM boot) + the probe's read reply"},
+        {"jvm_ms", "JVM clock start to Main"},
+        {"cli_ms", "command line parsed (Main to Logs)"},
+        {"logging_ms", "logging set up (to Daemon)"},
+        {"harden_ms", "signals, limits, hardening + binding libc (jffi)"},
+        {"table_ms", "claim the mount point, lock + open the page, parse the table"},
+        {"fs_ms", "SecretFs built (to FuseLowLevel)"},
+        {"libfuse_ms", "binding libfuse (jffi: symbols, callback closures)"},
+        {"mount_ms", "FuseLoop started, mount, until INIT answered"},
+        {"probe_ms", "the probe's LOOKUP, OPEN, READ (first calls; READY meanwhile*)"},
     };
 
     /** Medians of the start phases of ours (the runs with class loading logged). */
     private Map<String, Double> phases() {
-        List<Line> runs = select(l -> l.is("kind", "start-phases") && !Double.isNaN(l.num("ready_uptime_ms")));
+        List<Line> runs = select(l -> l.is("kind", "start-phases") && !Double.isNaN(l.num("read_uptime_ms")));
         Map<String, Double> m = new LinkedHashMap<>();
         if (runs.isEmpty()) {
             return m;
@@ -508,7 +511,7 @@ public final class Report {
         m.put("start_ms", Figure.of(runs.stream().mapToDouble(l -> l.num("start_ms")).toArray()).median());
         for (String[] p : PHASES) {
             ToDoubleFunction<Line> f = p[0].equals("exec_ms")
-                    ? l -> l.num("start_ms") - l.num("ready_uptime_ms")
+                    ? l -> l.num("start_ms") - l.num("read_uptime_ms")
                     : l -> l.num(p[0]);
             m.put(p[0], Figure.of(runs.stream().mapToDouble(f).toArray()).median());
         }
@@ -524,8 +527,12 @@ public final class Report {
                 "%nwhere the start goes (coco-secretfs, median of %d starts with class loading logged: %s ms):%n",
                 select(l -> l.is("kind", "start-phases")).size(), num(m.get("start_ms"))));
         for (String[] p : PHASES) {
-            b.append(String.format(Locale.ROOT, "  %-56s %7s ms%n", p[1], num(m.get(p[0]))));
+            b.append(String.format(Locale.ROOT, "  %-64s %7s ms%n", p[1], num(m.get(p[0]))));
         }
+        b.append("  (each phase: from the first load of one marker class to the next, see bench/run.sh; medians"
+                + " taken phase by phase.\n   *READY=1 cannot be told apart: no class marks it; the main thread sends it"
+                + " after the 'mounted' line\n    while the probe is served, and the start measured here, until a read"
+                + " succeeds, does not wait for it)\n");
         return b.toString();
     }
 

@@ -198,19 +198,33 @@ for i in $(seq 1 "$start_runs"); do
 done
 
 # Where the start goes: a few more starts of ours with class loading logged against the JVM's
-# clock; each phase runs from the first load of one of the daemon's classes to the next.
+# clock. Each phase runs from the first load of one class to that of the next, classes the daemon
+# loads at that step of a mount (Daemon.serve): Main; Logs (command line parsed); Daemon (logging set
+# up); Handover (signals, limits and hardening done: Hardening binds libc, platform.LibC, through
+# jffi); SecretFs (mount point claimed, page locked and opened, table parsed); FuseLowLevel (SecretFs
+# built, libfuse about to be bound); the first of SystemdNotify, Handover$Log, FuseMount (libfuse
+# bound: its symbols and the callback closures); the mount live, INIT answered: the first of the
+# first log record after FuseMount (the "mounted" line, logged once INIT is answered) and
+# Operations$Call (the first request after INIT, the probe's: the two race); ReplyBuffer (the probe's
+# first READ). READY=1 is sent by the main thread after the "mounted" line while the probe is being
+# served: no class marks it, and the bench's start (until a read succeeds) does not wait for it.
 phases() { # phases LOG: prints key=ms pairs
 	awk '
 	function ms(s) { gsub(/[][s]/, "", s); return s * 1000 }
 	!($2 in seen) { seen[$2] = ms($1) }
+	$2 == "java.util.logging.LogRecord" && ("dev.cocosecretfs.fuse.FuseMount" in seen) && !logged { logged = ms($1) }
 	END {
 		m = seen["dev.cocosecretfs.cli.Main"]; l = seen["dev.cocosecretfs.cli.Logs"]
-		d = seen["dev.cocosecretfs.cli.Daemon"]; s = seen["dev.cocosecretfs.store.Stores"]
-		f = seen["dev.cocosecretfs.fuse.SecretFs"]; u = seen["dev.cocosecretfs.fuse.FuseMount"]
-		r = seen["dev.cocosecretfs.platform.SystemdNotify"]
-		if (!m || !l || !d || !s || !f || !u || !r) { print "phases=unknown"; exit }
-		printf "jvm_ms=%.0f cli_ms=%.0f logging_ms=%.0f libc_ms=%.0f table_ms=%.0f libfuse_ms=%.0f mount_ms=%.0f ready_uptime_ms=%.0f\n",
-			m, l - m, d - l, s - d, f - s, u - f, r - u, r
+		d = seen["dev.cocosecretfs.cli.Daemon"]; h = seen["dev.cocosecretfs.cli.Handover"]
+		f = seen["dev.cocosecretfs.fuse.SecretFs"]; b = seen["dev.cocosecretfs.platform.FuseLowLevel"]
+		n = split("dev.cocosecretfs.platform.SystemdNotify dev.cocosecretfs.cli.Handover$Log dev.cocosecretfs.fuse.FuseMount", after, " ")
+		u = 0
+		for (k = 1; k <= n; k++) if ((after[k] in seen) && (!u || seen[after[k]] < u)) u = seen[after[k]]
+		c = seen["dev.cocosecretfs.platform.Operations$Call"]; r = seen["dev.cocosecretfs.platform.ReplyBuffer"]
+		if (!m || !l || !d || !h || !f || !b || !u || !logged || !c || !r) { print "phases=unknown"; exit }
+		i = logged < c ? logged : c
+		printf "jvm_ms=%.0f cli_ms=%.0f logging_ms=%.0f harden_ms=%.0f table_ms=%.0f fs_ms=%.0f libfuse_ms=%.0f mount_ms=%.0f probe_ms=%.0f read_uptime_ms=%.0f\n",
+			m, l - m, d - l, h - d, f - h, b - f, u - b, i - u, r - i, r
 	}' "$1"
 }
 say "start phases: 3 more starts of ours with class loading logged"
