@@ -13,7 +13,6 @@ import dev.cocosecretfs.secrets.SecretDirectory;
 import dev.cocosecretfs.table.SecretEntry;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.NoSuchFileException;
-import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
@@ -69,10 +68,13 @@ public final class SecretFs implements Operations.Callbacks {
     /** Every open not yet released, by file handle. */
     private final Map<Long, OpenSecret> opens = new ConcurrentHashMap<>();
     /**
-     * File handles start at a random number, so that one of this daemon's never equals one that the
-     * daemon before it gave an open that is still in use (see {@link #openOf}).
+     * File handles start at the start time in milliseconds times 2^20, so that one of this daemon's never
+     * equals one that the daemon before it gave an open that is still in use (see {@link #openOf}):
+     * that daemon started earlier and would have needed a million opens for every millisecond it ran
+     * to reach this daemon's first handle. (A handle that did collide is still checked against the
+     * node it was opened on.)
      */
-    private final AtomicLong nextHandle = new AtomicLong(new SecureRandom().nextLong() & Long.MAX_VALUE >>> 1);
+    private final AtomicLong nextHandle = new AtomicLong(System.currentTimeMillis() << 20);
     private final Operations operations;
     private final FuseLowLevel fuse = FuseLowLevel.get();
 
