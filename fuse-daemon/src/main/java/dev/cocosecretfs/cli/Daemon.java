@@ -8,7 +8,6 @@ import dev.cocosecretfs.fuse.Ownership;
 import dev.cocosecretfs.fuse.SecretFs;
 import dev.cocosecretfs.platform.ExclusiveLock;
 import dev.cocosecretfs.platform.Hardening;
-import dev.cocosecretfs.platform.Native;
 import dev.cocosecretfs.platform.ServiceJob;
 import dev.cocosecretfs.platform.SystemdNotify;
 import dev.cocosecretfs.secrets.SecretDirectory;
@@ -84,7 +83,6 @@ final class Daemon {
                     LOG.log(System.Logger.Level.INFO, "took over the mount at {0} from the previous daemon"
                             + " (connection {1}, {2} secrets); nothing was unmounted", mount.mountPoint(),
                             from.state().device(), String.valueOf(directory.size()));
-                    askOnce(mount.mountPoint());
                     kept = true;
                 } else {
                     Handover.Log log = Handover.newLog();
@@ -154,16 +152,6 @@ final class Daemon {
         } catch (IOException e) {
             return backing.toAbsolutePath().normalize();
         }
-    }
-
-    /**
-     * Asks the mount once (statfs), on a thread of its own, so that a first request reaches the loop
-     * soon after a takeover: reading it is what releases requests the daemon before left unanswered.
-     */
-    private static void askOnce(Path where) {
-        Thread statfs = new Thread(() -> Native.libc().statfs(where.toString(), new byte[256]), "takeover-probe");
-        statfs.setDaemon(true);
-        statfs.start();
     }
 
     private static void report(FuseMount.Unmount outcome, Path where) {

@@ -5,13 +5,13 @@ import dev.cocosecretfs.fuse.FuseMount;
 import dev.cocosecretfs.fuse.HandoverState;
 import dev.cocosecretfs.fuse.MountTable;
 import dev.cocosecretfs.fuse.RequestLog;
+import dev.cocosecretfs.fuse.SecretFs;
 import dev.cocosecretfs.platform.ErrnoException;
 import dev.cocosecretfs.platform.ListenFds;
 import dev.cocosecretfs.platform.MemFd;
 import dev.cocosecretfs.platform.Native;
 import dev.cocosecretfs.platform.SystemdNotify;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -34,7 +34,6 @@ final class Handover {
     static final String FUSE = "fuse";
     static final String STATE = "fuse-state";
     static final String INFLIGHT = "fuse-inflight";
-    private static final Path FUSE_CONNECTIONS = Path.of("/sys/fs/fuse/connections");
 
     /** A connection handed to this start: its /dev/fuse descriptor, its state, its request log. */
     record Inherited(int fd, HandoverState state, RequestLog log) {}
@@ -105,12 +104,11 @@ final class Handover {
         LOG.log(System.Logger.Level.WARNING, "not taking over the mount at {0}: {1}; mounting anew",
                 inherited.state().mountPoint(), why);
         String device = inherited.state().device();
-        Path abort = FUSE_CONNECTIONS.resolve(device.substring(device.indexOf(':') + 1)).resolve("abort");
         try {
-            Optional<MountTable.Mount> there = MountTable.all().stream()
-                    .filter(m -> m.device().equals(device) && m.type().startsWith("fuse")).findFirst();
-            if (there.isPresent() && Files.exists(abort)) {
-                Files.writeString(abort, "1");
+            // Only a coco-secretfs mount of that device: a dead connection's number may be another's now.
+            if (MountTable.all().stream().anyMatch(m -> m.device().equals(device)
+                    && m.type().equals("fuse." + SecretFs.FS_NAME))) {
+                FuseMount.abortConnection(device);
             }
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.DEBUG, "cannot abort connection {0}: {1}", device, e.getMessage());

@@ -173,7 +173,7 @@ final class FuseLoop {
      * {@code mountPoint}, which a daemon before this one served: libfuse is put in the state that the
      * connection's first INIT ({@code init}, the raw request) negotiated, since the kernel sends INIT
      * once per connection; then the workers start. The first request they read releases any that the
-     * daemon before had read and not answered.
+     * daemon before had read and not answered; a statfs of the mount point makes one arrive.
      *
      * @throws MountException if libfuse cannot set up the session on {@code fd}
      */
@@ -207,7 +207,10 @@ final class FuseLoop {
         loop.releasedFromLog = logged;
         loop.releaseBeforeFirst.set(true);
         loop.init.complete(init.clone());
-        return loop.run();
+        loop.run();
+        // Reading the first request is what releases the window before it: make one come soon.
+        libfuse.wake();
+        return loop;
     }
 
     /** Starts the first workers; if none can be started the loop has ended already. */
@@ -376,7 +379,6 @@ final class FuseLoop {
                 CURRENT.remove();
                 log.giveBack(slot);
                 ReplyBuffer.release();
-                FuseLowLevel.releaseThreadMemory();
                 if (request != null) {
                     request.close();
                 }

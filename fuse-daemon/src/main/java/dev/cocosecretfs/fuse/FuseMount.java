@@ -311,7 +311,15 @@ public final class FuseMount {
 
     /** Aborts our FUSE connection through fusectl (root only): every request on it fails from then on. */
     private static void abort(MountTable.Mount mine) {
-        String minor = mine.device().substring(mine.device().indexOf(':') + 1);
+        abortConnection(mine.device());
+    }
+
+    /**
+     * Aborts the FUSE connection of device {@code device} ({@code major:minor} as mountinfo lists it)
+     * through fusectl (root only): every request on it fails from then on, and its mounts are dead.
+     */
+    public static void abortConnection(String device) {
+        String minor = device.substring(device.indexOf(':') + 1);
         Path control = FUSE_CONNECTIONS.resolve(minor).resolve("abort");
         try {
             Files.writeString(control, "1");

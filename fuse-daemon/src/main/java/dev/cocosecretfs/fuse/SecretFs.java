@@ -53,7 +53,6 @@ public final class SecretFs implements Operations.Callbacks {
     private static final int NAME_MAX = 255;
     private static final int ENOENT = 2;
     private static final int EIO = 5;
-    private static final int EBADF = 9;
     private static final int ENOMEM = 12;
     private static final int EACCES = 13;
     private static final int EPERM = 1;

@@ -451,11 +451,6 @@ public final class FuseLowLevel {
         return new String(NativeMemory.get(name, length), StandardCharsets.UTF_8);
     }
 
-    /** Frees the current thread's scratch memory for replies: call it when a thread that replied ends. */
-    public static void releaseThreadMemory() {
-        Scratch.release();
-    }
-
     /** The attributes of a file or directory, as a getattr or lookup reports them. */
     public record Attributes(int mode, long links, long uid, long gid, long size, long time) {
         void writeTo(long stat, long node) {
@@ -510,19 +505,17 @@ public final class FuseLowLevel {
         }
     }
 
-    /** Per-thread scratch memory for the structs of one reply: callbacks run one at a time per thread. */
+    /**
+     * Per-thread scratch memory for the structs of one reply (callbacks run one at a time per thread);
+     * it holds no secret, so it is {@link NativeMemory#scratch}, freed with its thread's buffer.
+     */
     private static final class Scratch {
         private static final int NAME_BYTES = 1024;
-        private static final ThreadLocal<long[]> MEMORY_OF_THREAD = ThreadLocal.withInitial(
-                () -> new long[] {NativeMemory.allocate(ENTRY_BYTES + NAME_BYTES)});
+        private static final ThreadLocal<NativeMemory.Scratch> MEMORY_OF_THREAD = ThreadLocal.withInitial(
+                () -> NativeMemory.scratch((int) ENTRY_BYTES + NAME_BYTES));
 
         static long entry() {
-            return MEMORY_OF_THREAD.get()[0];
-        }
-
-        static void release() {
-            NativeMemory.free(MEMORY_OF_THREAD.get()[0]);
-            MEMORY_OF_THREAD.remove();
+            return MEMORY_OF_THREAD.get().address();
         }
 
         static long name(String name) {
