@@ -10,6 +10,10 @@ import dev.cocosecretfs.platform.ExclusiveLock;
 import dev.cocosecretfs.platform.Hardening;
 import dev.cocosecretfs.platform.ServiceJob;
 import dev.cocosecretfs.platform.SystemdNotify;
+import dev.cocosecretfs.policy.Policy;
+import dev.cocosecretfs.policy.PolicyException;
+import dev.cocosecretfs.policy.PolicyFile;
+import dev.cocosecretfs.policy.SystemAccounts;
 import dev.cocosecretfs.secrets.SecretDirectory;
 import dev.cocosecretfs.store.BackingStore;
 import dev.cocosecretfs.store.Stores;
@@ -37,8 +41,8 @@ final class Daemon {
      * stop or somebody else unmounts. {@code onReady} runs once the mount is live. Refuses to serve if
      * a hardening guard fails, unless {@code allowWeakHardening}.
      */
-    static void serve(Path backing, Path mountPoint, Ownership ownership, boolean allowOther,
-            boolean allowWeakHardening, Runnable onReady) throws CliException {
+    static void serve(Path backing, Path mountPoint, Ownership ownership, Optional<PolicyFile> policyFile,
+            boolean allowOther, boolean allowWeakHardening, Runnable onReady) throws CliException {
         CompletableFuture<String> stop = new CompletableFuture<>();
         for (String name : new String[] {"TERM", "INT"}) {
             try {
@@ -48,6 +52,7 @@ final class Daemon {
             }
         }
         requireOpenFiles(openFileLimit());
+        Policy policy = loadPolicy(policyFile);
         harden(allowWeakHardening);
         Optional<Handover.Inherited> inherited = Handover.take();
         Optional<MountPoint.Mounted> mounted = inherited.flatMap(i -> takeable(i, mountPoint, backing));
@@ -202,6 +207,18 @@ final class Daemon {
         if (limit < MIN_OPEN_FILES) {
             throw new CliException(CliException.EX_FAILURE, "the open-file limit (RLIMIT_NOFILE) is " + limit
                     + "; the daemon needs at least " + MIN_OPEN_FILES + " (ulimit -n, LimitNOFILE=)");
+        }
+    }
+
+    /** The policy in force at start: none without a file; a bad one stops the daemon before it mounts. */
+    private static Policy loadPolicy(Optional<PolicyFile> policyFile) throws CliException {
+        if (policyFile.isEmpty()) {
+            return Policy.none();
+        }
+        try {
+            return policyFile.get().load(new SystemAccounts());
+        } catch (PolicyException e) {
+            throw new CliException(e.exitCode(), e.getMessage());
         }
     }
 

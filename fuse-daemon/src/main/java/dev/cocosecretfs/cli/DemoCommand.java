@@ -11,6 +11,7 @@ import java.security.SecureRandom;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -51,7 +52,7 @@ final class DemoCommand implements Callable<Integer> {
         Ownership self = new Ownership(Native.libc().getuid(), Native.libc().getgid(), 0440);
         PrintWriter out = spec.commandLine().getOut();
         Path mount = dir.toAbsolutePath().normalize();
-        Daemon.serve(page, dir, self, false, allowWeakHardening, () -> {
+        Daemon.serve(page, dir, self, Optional.empty(), false, allowWeakHardening, () -> {
             out.printf("%nThree secrets from %s are mounted at %s. Try, in another terminal:%n%n", page, mount);
             out.printf("  ls -l %s%n", mount);
             out.printf("  cat %s/%s        # a key bundle%n", mount, KEY_BUNDLE);

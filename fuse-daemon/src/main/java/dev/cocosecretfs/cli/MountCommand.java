@@ -58,7 +58,7 @@ final class MountCommand implements Callable<Integer> {
     public Integer call() throws CliException {
         Logs.configure(verbose);
         Ownership ownership = ownership(uid, gid, mode);
-        Daemon.serve(backing, mountPoint, ownership, allowOther, allowWeakHardening, () -> { });
+        Daemon.serve(backing, mountPoint, ownership, Optional.empty(), allowOther, allowWeakHardening, () -> { });
         return 0;
     }
 
