@@ -21,4 +21,27 @@ class OwnershipTest {
         assertThatThrownBy(() -> new Ownership(uid, gid, Integer.parseInt(mode, 8)))
                 .isInstanceOf(IllegalArgumentException.class);
     }
+
+    @ParameterizedTest(name = "files {0} with a policy in force give a directory of {1}")
+    @CsvSource({"0440, 0755", "0400, 0755", "0000, 0255", "0600, 0755"})
+    void aPolicyOpensTheDirectoryToItsOwners(String file, String dir) {
+        assertThat(Integer.toOctalString(new Ownership(0, 0, Integer.parseInt(file, 8)).directoryMode(true)))
+                .isEqualTo(Integer.toOctalString(Integer.parseInt(dir, 8)));
+    }
+
+    @ParameterizedTest(name = "--dir-mode {0} is kept as given, policy or not")
+    @CsvSource({"1777", "0555", "0700", "1755"})
+    void aSetDirectoryModeIsKept(String bits) {
+        Ownership set = Ownership.DEFAULT.withDirectoryMode(Integer.parseInt(bits, 8));
+        assertThat(Integer.toOctalString(set.directoryMode(true))).isEqualTo(Integer.toOctalString(
+                Integer.parseInt(bits, 8)));
+        assertThat(set.directoryMode(false)).isEqualTo(set.directoryMode(true));
+    }
+
+    @ParameterizedTest
+    @CsvSource({"4755", "2755", "10000", "-1"})
+    void rejectsDirectoryModesBeyondPermissionsAndSticky(String bits) {
+        assertThatThrownBy(() -> Ownership.DEFAULT.withDirectoryMode(Integer.parseInt(bits, 8)))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
 }
