@@ -77,7 +77,7 @@ final class Daemon {
             } catch (IOException e) {
                 throw Failures.input("backing", backing, e);
             }
-            SecretFs fs = new SecretFs(directory, ownership);
+            SecretFs fs = new SecretFs(directory, ownership, policy);
             FuseMount mount;
             boolean kept;
             try {
@@ -102,6 +102,7 @@ final class Daemon {
             } catch (IOException e) {
                 throw new CliException(CliException.EX_FAILURE, "mount point " + point.path() + ": " + e.getMessage());
             }
+            policyFile.ifPresent(file -> reloadOnHangUp(fs, file));
             SystemdNotify.ready("serving " + directory.size() + " secrets at " + mount.mountPoint());
             onReady.run();
 
@@ -219,6 +220,44 @@ final class Daemon {
             return policyFile.get().load(new SystemAccounts());
         } catch (PolicyException e) {
             throw new CliException(e.exitCode(), e.getMessage());
+        }
+    }
+
+    /**
+     * From now on SIGHUP reloads the policy from {@code file} (systemd's ExecReload). Without a policy
+     * file SIGHUP keeps the JVM's default: the daemon ends, as it always has.
+     */
+    private static void reloadOnHangUp(SecretFs fs, PolicyFile file) {
+        try {
+            Signal.handle(new Signal("HUP"), s -> reload(fs, file));
+        } catch (IllegalArgumentException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot handle SIGHUP, so the policy cannot be reloaded: {0}",
+                    e.getMessage());
+        }
+    }
+
+    /**
+     * Reads {@code file} again, as at start: if it is good it replaces the policy in force at once
+     * (new owners, modes and links show without a remount); if not, the policy in force stays and a
+     * warning says what is wrong where. One reload at a time: each signal runs on a thread of its own.
+     */
+    static synchronized void reload(SecretFs fs, PolicyFile file) {
+        Policy policy;
+        try {
+            policy = file.load(new SystemAccounts());
+        } catch (PolicyException e) {
+            LOG.log(System.Logger.Level.WARNING, "SIGHUP: {0}; the policy in force stays", e.getMessage());
+            return;
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "SIGHUP: reading {0} failed: {1}; the policy in force stays",
+                    file.path(), String.valueOf(e));
+            return;
+        }
+        fs.reload(policy);
+        if (policy.source().isPresent()) {
+            LOG.log(System.Logger.Level.INFO, "policy reloaded from {0}", file.path());
+        } else {
+            LOG.log(System.Logger.Level.INFO, "policy {0} is absent: no policy in force (reloaded)", file.path());
         }
     }
 

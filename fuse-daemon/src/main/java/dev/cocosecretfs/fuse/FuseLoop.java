@@ -14,7 +14,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * libfuse's session driven by a pool of Java threads in the leader/followers pattern, instead of
@@ -56,6 +59,9 @@ final class FuseLoop {
     private static final int EIO = 5;
     private static final int EINTR = 4;
     private static final int EAGAIN = 11;
+    private static final int ENODEV = 19;
+    /** How long closing the session waits for a notification in progress on another thread. */
+    private static final long NOTIFY_GRACE_SECONDS = 2;
 
     /** The worker of the current thread, for the filesystem's callbacks that run on it. */
     private static final ThreadLocal<Worker> CURRENT = new ThreadLocal<>();
@@ -94,6 +100,16 @@ final class FuseLoop {
         /** Drops the kernel's cached attributes and pages of the file of that node id; a negative errno if not. */
         int invalidate(long node);
 
+        /** Drops the kernel's cached attributes of that node id; a negative errno if not. */
+        default int invalidateAttributes(long node) {
+            return 0;
+        }
+
+        /** Drops the kernel's cached entry of {@code name} in directory {@code parent}; a negative errno if not. */
+        default int invalidateEntry(long parent, String name) {
+            return 0;
+        }
+
         /** Unmounts (lazily: libfuse always does), closes the channel and frees libfuse's state. */
         void close();
 
@@ -114,6 +130,12 @@ final class FuseLoop {
     private final AtomicInteger followers = new AtomicInteger();
     /** Unlinks received and not yet answered. */
     private final AtomicInteger unlinking = new AtomicInteger();
+    /**
+     * Held (shared) by a notification to the kernel, (exclusively) by closing the session: a thread
+     * that is not a worker (a policy reload) must not write to a channel being freed.
+     */
+    private final ReentrantReadWriteLock channelInUse = new ReentrantReadWriteLock();
+    private volatile boolean closed;
     private final CompletableFuture<Integer> ended = new CompletableFuture<>();
     private final CompletableFuture<byte[]> init = new CompletableFuture<>();
     /** Set on a takeover: the first request read releases those before it (see {@link #RELEASE_WINDOW}). */
@@ -272,14 +294,54 @@ final class FuseLoop {
     }
 
     /**
-     * Drops the kernel's cached pages of the file of {@code node}, from a callback on one of the
-     * loop's threads (elsewhere, and for node 0, it does nothing).
+     * Drops the kernel's cached attributes and pages of the file of {@code node} (for node 0 it does
+     * nothing). Any thread may call this and the other notifications; once the session is closed they
+     * do nothing and answer {@code -ENODEV}.
      *
      * @return 0, or a negative errno
      */
-    static int invalidate(long node) {
+    int invalidateInode(long node) {
+        return node == 0 ? 0 : notify(() -> session.invalidate(node));
+    }
+
+    /** Drops the kernel's cached attributes of {@code node}: 0, or a negative errno. */
+    int invalidateAttributes(long node) {
+        return notify(() -> session.invalidateAttributes(node));
+    }
+
+    /**
+     * Drops the kernel's cached entry of {@code name} in directory {@code parent}: 0, or a negative
+     * errno. The kernel takes the directory's lock: a worker must call this only once it has given
+     * up the lead ({@link #slow}) or answered the request that made it, never while a request for
+     * that directory waits for an answer it would give.
+     */
+    int invalidateEntry(long parent, String name) {
+        return notify(() -> session.invalidateEntry(parent, name));
+    }
+
+    private interface Notification {
+        int send();
+    }
+
+    private int notify(Notification notification) {
+        Lock shared = channelInUse.readLock();
+        shared.lock();
+        try {
+            return closed ? -ENODEV : notification.send();
+        } finally {
+            shared.unlock();
+        }
+    }
+
+    /**
+     * From a filesystem callback: what it is answering may take long (a wipe), so a follower takes
+     * the lead first, as for an unlink (see the class comment). Elsewhere it does nothing.
+     */
+    static void slow() {
         Worker worker = CURRENT.get();
-        return worker == null || node == 0 ? 0 : worker.loop().session.invalidate(node);
+        if (worker != null) {
+            worker.slow();
+        }
     }
 
     private void startWorker() {
@@ -315,12 +377,30 @@ final class FuseLoop {
     private void finish() {
         stopping = true;
         try {
-            if (!handingOver) {
-                session.close();
-            }
+            closeSession();
             ended.complete(0);
         } catch (Throwable t) {
             ended.completeExceptionally(t);
+        }
+    }
+
+    /**
+     * Ends notifications and closes the session (unless it is handed over), once no notification is
+     * being written: waiting a bounded time for one that is stuck in the kernel, since the process is
+     * ending and a stuck notification must not hold it.
+     */
+    private void closeSession() throws InterruptedException {
+        Lock exclusive = channelInUse.writeLock();
+        boolean locked = exclusive.tryLock(NOTIFY_GRACE_SECONDS, TimeUnit.SECONDS);
+        try {
+            closed = true;
+            if (!handingOver) {
+                session.close();
+            }
+        } finally {
+            if (locked) {
+                exclusive.unlock();
+            }
         }
     }
 
@@ -347,9 +427,17 @@ final class FuseLoop {
 
     private final class Worker implements Runnable {
         private int slot = -1;
+        /** The request being answered was marked {@link FuseLoop#slow}: counted in {@code unlinking}. */
+        private boolean markedSlow;
 
-        FuseLoop loop() {
-            return FuseLoop.this;
+        void slow() {
+            if (!markedSlow) {
+                markedSlow = true;
+                unlinking.incrementAndGet();
+            }
+            if (lead.isHeldByCurrentThread()) {
+                handOff();
+            }
         }
 
         /** Lets a follower (started if none waits) take the next request while this one is answered. */
@@ -441,6 +529,10 @@ final class FuseLoop {
                     if (unlink) {
                         unlinking.decrementAndGet();
                     }
+                    if (markedSlow) {
+                        markedSlow = false;
+                        unlinking.decrementAndGet();
+                    }
                 }
             }
         }
@@ -526,6 +618,16 @@ final class FuseLoop {
         @Override
         public int invalidate(long node) {
             return lib.invalidateInode(channel, node);
+        }
+
+        @Override
+        public int invalidateAttributes(long node) {
+            return lib.invalidateAttributes(channel, node);
+        }
+
+        @Override
+        public int invalidateEntry(long parent, String name) {
+            return lib.invalidateEntry(channel, parent, name);
         }
 
         @Override

@@ -57,6 +57,7 @@ public final class FuseMount {
     private FuseMount(SecretFs fs, MountPoint point, boolean ownsPoint, FuseLoop loop,
             Optional<MountTable.Mount> ours) {
         this.fs = fs;
+        fs.attach(loop);
         this.point = point;
         this.ownsPoint = ownsPoint;
         this.mountPoint = point.path();

@@ -15,6 +15,8 @@ final class OpenSecret {
     private final long node;
     /** True once any read of this open returned a byte. */
     private volatile boolean returnedAny;
+    /** True once any read of this open was answered, even with no byte (an empty secret's). */
+    private volatile boolean answered;
     /** Every byte in [0, prefix) has been returned by some read of this open. */
     private final AtomicLong prefix = new AtomicLong();
 
@@ -34,6 +36,7 @@ final class OpenSecret {
 
     /** Records that a read returned {@code n} bytes from {@code offset}; call before answering it. */
     void returned(long offset, int n) {
+        answered = true;
         if (n <= 0) {
             return;
         }
@@ -52,5 +55,14 @@ final class OpenSecret {
      */
     boolean torn() {
         return returnedAny && prefix.get() < secret.length();
+    }
+
+    /**
+     * True if this open has returned every byte of the secret, [0, length): reads that cover it
+     * from the start, each beginning at or before the end of what the ones before returned (an
+     * empty secret: once a read was answered). What a policy's {@code once} waits for to wipe.
+     */
+    boolean returnedAll() {
+        return answered && prefix.get() >= secret.length();
     }
 }

@@ -3,19 +3,28 @@ package dev.cocosecretfs.fuse;
 
 import static com.google.common.base.Preconditions.checkNotNull;
 
+import com.google.common.collect.ImmutableMap;
 import dev.cocosecretfs.platform.ErrnoException;
 import dev.cocosecretfs.platform.FuseLowLevel;
 import dev.cocosecretfs.platform.FuseLowLevel.Attributes;
 import dev.cocosecretfs.platform.Operations;
 import dev.cocosecretfs.platform.ReplyBuffer;
+import dev.cocosecretfs.policy.Access;
+import dev.cocosecretfs.policy.Policy;
+import dev.cocosecretfs.policy.Rule;
 import dev.cocosecretfs.secrets.Secret;
 import dev.cocosecretfs.secrets.SecretDirectory;
+import dev.cocosecretfs.table.Guid;
 import dev.cocosecretfs.table.SecretEntry;
+import dev.cocosecretfs.table.SecretTable;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.NoSuchFileException;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
@@ -30,7 +39,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * removed), so every daemon that serves the same page gives each secret the same id: a daemon that
  * takes over the connection of the one before it understands every id the kernel has cached.
  *
- * <p>Only lookup, getattr, readdir, open, read, release, unlink and statfs do anything. Each open gets
+ * <p>The {@link Policy} in force gives each secret's file its owner, group and mode (what it says
+ * nothing about comes from the {@link Ownership}), and may give it a name: a symbolic link of that
+ * name in the root, pointing at the GUID, of node id {@code 2^32 + i + 2}. Unlinking a link removes
+ * only the link, until the next reload; wiping a secret removes its link too. A secret the policy
+ * marks {@code once} is wiped when an open that returned all of it is released. {@link #reload}
+ * swaps the policy whole.
+ *
+ * <p>Only lookup, getattr, readlink, readdir, open, read, release, unlink and statfs do anything. Each open gets
  * a file handle of its own ({@link OpenSecret}), freed at release, which knows whether that open has
  * returned any of the secret: a reader that had part of a secret when it was wiped gets {@code EIO},
  * never a clean end of file after a prefix. Every operation that would create or change a secret
@@ -44,10 +60,22 @@ public final class SecretFs implements Operations.Callbacks {
     public static final String FS_NAME = "coco-secretfs";
 
     static final long ROOT = 1;
-    /** How long the kernel may keep a name or attributes: they change only by an unlink, which it sees. */
+    /** Node ids of the links start here, above every secret's (a table has fewer than 2^31 entries). */
+    static final long LINKS = 1L << 32;
+    /**
+     * How long the kernel may keep a secret's name or attributes: they change by an unlink, which it
+     * sees, by a once-wipe and by a reload, which tell it.
+     */
     private static final double TIMEOUT_SECONDS = 1.0;
+    /**
+     * How long the kernel may keep a link's name or attributes: not at all. A link goes with its
+     * secret's unlink, and the kernel cannot be told before that unlink is answered (it holds the
+     * directory's lock, which forgetting a name takes), so every use of a link asks the daemon.
+     */
+    private static final double LINK_TIMEOUT_SECONDS = 0;
     private static final int S_IFDIR = 0040000;
     private static final int S_IFREG = 0100000;
+    private static final int S_IFLNK = 0120000;
     private static final int O_ACCMODE = 03;
     private static final int O_TRUNC = 01000;
     private static final int NAME_MAX = 255;
@@ -62,6 +90,12 @@ public final class SecretFs implements Operations.Callbacks {
 
     private final SecretDirectory directory;
     private final Ownership ownership;
+    /** What a secret gets where the policy says nothing: {@code --uid}, {@code --gid}, {@code --mode}. */
+    private final Access fallback;
+    /** The policy in force and the links it gives; swapped whole by {@link #reload}. */
+    private volatile View view;
+    /** The loop serving this filesystem, to notify the kernel through; null until mounted. */
+    private volatile FuseLoop kernel;
     private final long mountTime = Instant.now().getEpochSecond();
     private final CountDownLatch initialized = new CountDownLatch(1);
     /** Every open not yet released, by file handle. */
@@ -77,10 +111,68 @@ public final class SecretFs implements Operations.Callbacks {
     private final Operations operations;
     private final FuseLowLevel fuse = FuseLowLevel.get();
 
+    /** The secrets of {@code directory}, each with {@code ownership}'s owner, group and mode: no policy. */
     public SecretFs(SecretDirectory directory, Ownership ownership) {
+        this(directory, ownership, Policy.none());
+    }
+
+    /** The secrets of {@code directory} as {@code policy} gives them, {@code ownership} where it says nothing. */
+    public SecretFs(SecretDirectory directory, Ownership ownership, Policy policy) {
         this.directory = checkNotNull(directory, "directory");
         this.ownership = checkNotNull(ownership, "ownership");
+        this.fallback = Access.of(ownership.uid(), ownership.gid(), ownership.fileMode());
+        this.view = View.of(checkNotNull(policy, "policy"), directory);
         this.operations = Operations.of(this);
+    }
+
+    /** Called by the mount once its loop runs: the kernel can be notified from then on. */
+    void attach(FuseLoop loop) {
+        this.kernel = loop;
+    }
+
+    /** The policy in force. */
+    public Policy policy() {
+        return view.policy;
+    }
+
+    /**
+     * Puts {@code policy} in force in place of the one before, at once for every request that comes
+     * after, and tells the kernel to forget what it caches of the old one: the attributes of the
+     * root, of every secret and of every link, and the names of the links of both. (Not the names of
+     * the secrets, which a policy does not change: forgetting a name detaches whatever is mounted on
+     * it, such as a container's bind of one secret.) Links unlinked under the old policy come back if
+     * the new one gives them. Logs a warning for each GUID the policy lists that the page does not
+     * hold.
+     */
+    public void reload(Policy policy) {
+        checkNotNull(policy, "policy");
+        View old = view;
+        View fresh = View.of(policy, directory);
+        view = fresh;
+        FuseLoop loop = kernel;
+        if (loop == null) {
+            return;
+        }
+        notifyKernel("attributes of the root", loop.invalidateAttributes(ROOT));
+        SecretTable table = directory.table();
+        for (int i = 0; i < table.size(); i++) {
+            if (table.state(i) == SecretEntry.State.LIVE) {
+                notifyKernel("attributes of a secret", loop.invalidateAttributes(node(i)));
+            }
+        }
+        Map<String, Integer> links = new HashMap<>(old.byName);
+        links.putAll(fresh.byName);
+        for (Map.Entry<String, Integer> link : links.entrySet()) {
+            notifyKernel("attributes of a link", loop.invalidateAttributes(linkNode(link.getValue())));
+            notifyKernel("a link's name", loop.invalidateEntry(ROOT, link.getKey()));
+        }
+    }
+
+    private static void notifyKernel(String what, int res) {
+        if (res < 0 && res != -ENOENT) { // ENOENT: the kernel has nothing cached of it
+            LOG.log(System.Logger.Level.DEBUG, "telling the kernel to forget the {0} failed (errno {1})", what,
+                    String.valueOf(-res));
+        }
     }
 
     /** Counted down when the kernel's INIT request has been processed: the mount is live. */
@@ -98,6 +190,93 @@ public final class SecretFs implements Operations.Callbacks {
         return index + 2L;
     }
 
+    /** The node id of the link to the secret of table entry {@code index}. */
+    static long linkNode(int index) {
+        return LINKS + index + 2L;
+    }
+
+    /**
+     * The policy in force and what it gives: the links, by name and by the table index of their
+     * secret (only secrets live when the view was made), and which links were unlinked since.
+     */
+    private static final class View {
+        final Policy policy;
+        final boolean inForce;
+        final ImmutableMap<String, Integer> byName;
+        final ImmutableMap<Integer, String> byIndex;
+        /** Table indexes of the links unlinked under this view: they come back with the next. */
+        final Set<Integer> unlinked = ConcurrentHashMap.newKeySet();
+
+        private View(Policy policy, ImmutableMap<String, Integer> byName, ImmutableMap<Integer, String> byIndex) {
+            this.policy = policy;
+            this.inForce = policy.source().isPresent();
+            this.byName = byName;
+            this.byIndex = byIndex;
+        }
+
+        /** The view of {@code policy} over {@code directory}; warns of each GUID listed that the page does not hold. */
+        static View of(Policy policy, SecretDirectory directory) {
+            ImmutableMap.Builder<String, Integer> byName = ImmutableMap.builder();
+            ImmutableMap.Builder<Integer, String> byIndex = ImmutableMap.builder();
+            SecretTable table = directory.table();
+            for (Map.Entry<Guid, Rule> e : policy.rules().entrySet()) {
+                int i = table.find(e.getKey());
+                if (i < 0 || directory.liveByIndex(i).isEmpty()) {
+                    LOG.log(System.Logger.Level.WARNING, "{0}:{1}: the page holds no secret {2} (not injected, or"
+                            + " wiped); the line gives nothing", policy.source().map(String::valueOf).orElse("policy"),
+                            String.valueOf(e.getValue().line()), e.getKey());
+                    continue;
+                }
+                Optional<String> name = e.getValue().name();
+                if (name.isPresent()) {
+                    byName.put(name.get(), i);
+                    byIndex.put(i, name.get());
+                }
+            }
+            return new View(policy, byName.buildOrThrow(), byIndex.buildOrThrow());
+        }
+
+        /** The table index of the secret of the link {@code name}, if this view gives such a link. */
+        OptionalInt link(String name) {
+            Integer i = byName.get(name);
+            return i == null ? OptionalInt.empty() : OptionalInt.of(i);
+        }
+    }
+
+    /** What the secret gets from the policy in force. */
+    Access access(Secret secret) {
+        return view.policy.access(directory.table().guid(secret.index()), fallback);
+    }
+
+    /** The name of the link to the secret of table entry {@code index}, if it has one now: its secret is live. */
+    Optional<String> linkOf(int index) {
+        View v = view;
+        String name = v.byIndex.get(index);
+        if (name == null || v.unlinked.contains(index) || directory.liveByIndex(index).isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of(name);
+    }
+
+    /** The secret the link of node id {@code node} points at, if that link is there now. */
+    Optional<Secret> linked(long node) {
+        if (node < LINKS + 2 || node - LINKS - 2 > Integer.MAX_VALUE) {
+            return Optional.empty();
+        }
+        int index = (int) (node - LINKS - 2);
+        return linkOf(index).flatMap(name -> directory.liveByIndex(index));
+    }
+
+    /** The secret of the link named {@code name}, if that link is there now. */
+    Optional<Secret> linkNamed(String name) {
+        View v = view;
+        OptionalInt index = v.link(name);
+        if (index.isEmpty() || v.unlinked.contains(index.getAsInt())) {
+            return Optional.empty();
+        }
+        return directory.liveByIndex(index.getAsInt());
+    }
+
     @Override
     public void init(long conn) {
         initialized.countDown();
@@ -112,32 +291,69 @@ public final class SecretFs implements Operations.Callbacks {
         if (length > NAME_MAX) {
             return ENAMETOOLONG; // the kernel passes names of up to 1,024 bytes; statfs says 255
         }
-        Optional<Secret> secret = directory.lookup(FuseLowLevel.name(name, length));
-        if (secret.isEmpty()) {
-            return ENOENT;
+        String n = FuseLowLevel.name(name, length);
+        Optional<Secret> secret = directory.lookup(n);
+        if (secret.isPresent()) {
+            fuse.replyEntry(req, node(secret.get().index()), attributes(secret.get()), TIMEOUT_SECONDS);
+            return 0;
         }
-        fuse.replyEntry(req, node(secret.get().index()), attributes(secret.get()), TIMEOUT_SECONDS);
-        return 0;
+        Optional<Secret> linked = linkNamed(n);
+        if (linked.isPresent()) {
+            fuse.replyEntry(req, linkNode(linked.get().index()), linkAttributes(linked.get()), LINK_TIMEOUT_SECONDS);
+            return 0;
+        }
+        return ENOENT;
     }
 
     @Override
     public int getattr(long req, long node) {
         if (node == ROOT) {
-            fuse.replyAttr(req, ROOT, new Attributes(S_IFDIR | ownership.directoryMode(), 2, ownership.uid(),
-                    ownership.gid(), 0, mountTime), TIMEOUT_SECONDS);
+            fuse.replyAttr(req, ROOT, rootAttributes(), TIMEOUT_SECONDS);
             return 0;
         }
         Optional<Secret> secret = live(node);
-        if (secret.isEmpty()) {
-            return ENOENT;
+        if (secret.isPresent()) {
+            fuse.replyAttr(req, node, attributes(secret.get()), TIMEOUT_SECONDS);
+            return 0;
         }
-        fuse.replyAttr(req, node, attributes(secret.get()), TIMEOUT_SECONDS);
-        return 0;
+        Optional<Secret> linked = linked(node);
+        if (linked.isPresent()) {
+            fuse.replyAttr(req, node, linkAttributes(linked.get()), LINK_TIMEOUT_SECONDS);
+            return 0;
+        }
+        return ENOENT;
     }
 
-    private Attributes attributes(Secret secret) {
-        return new Attributes(S_IFREG | ownership.fileMode(), 1, ownership.uid(), ownership.gid(), secret.length(),
-                mountTime);
+    /** The root: {@code --uid}, {@code --gid}, and its mode from the ownership and whether a policy is in force. */
+    Attributes rootAttributes() {
+        return new Attributes(S_IFDIR | ownership.directoryMode(view.inForce), 2, ownership.uid(), ownership.gid(),
+                0, mountTime);
+    }
+
+    /** A secret's file: a regular file with the owner, group and mode the policy gives it. */
+    Attributes attributes(Secret secret) {
+        Access access = access(secret);
+        return new Attributes(S_IFREG | access.mode(), 1, access.uid(), access.gid(), secret.length(), mountTime);
+    }
+
+    /**
+     * A secret's link: the secret's owner and group (whom the sticky bit lets delete it), mode 0777
+     * as every symbolic link, and the length of its target as its size.
+     */
+    Attributes linkAttributes(Secret secret) {
+        Access access = access(secret);
+        return new Attributes(S_IFLNK | 0777, 1, access.uid(), access.gid(), secret.name().length(), mountTime);
+    }
+
+    /** readlink: a link's target is its secret's GUID, a name in the same directory. */
+    @Override
+    public int readlink(long req, long node) {
+        Optional<Secret> linked = linked(node);
+        if (linked.isPresent()) {
+            fuse.replyReadlink(req, linked.get().name());
+            return 0;
+        }
+        return node == ROOT || live(node).isPresent() ? EINVAL : ENOENT;
     }
 
     /** The live secret of a node id, if any. */
@@ -151,14 +367,15 @@ public final class SecretFs implements Operations.Callbacks {
     /**
      * readdir by offset: each call fills one reply from where the last one ended, and the offset that
      * follows an entry is its position in the directory's listing plus 3 (1 and 2 follow {@code .} and
-     * {@code ..}).
+     * {@code ..}). The links come after the secrets, each at the position of its secret's plus the
+     * number of secrets, so a link keeps its place whatever other links come and go.
      * Nothing is copied or sorted per call, and a secret wiped between two calls neither moves the
      * others nor repeats one.
      */
     @Override
     public int readdir(long req, long node, long size, long offset) {
         if (node != ROOT) {
-            return live(node).isPresent() ? ENOTDIR : ENOENT;
+            return live(node).isPresent() || linked(node).isPresent() ? ENOTDIR : ENOENT;
         }
         long buf = ReplyBuffer.take(size);
         long[] used = {0};
@@ -197,12 +414,21 @@ public final class SecretFs implements Operations.Callbacks {
                 continue;
             }
             long k = next - 2;
-            if (k >= directory.listingSize()) {
+            int secrets = directory.listingSize();
+            if (k < secrets) {
+                Optional<Secret> secret = directory.listedSecret((int) k);
+                if (secret.isPresent()
+                        && !sink.add(secret.get().name(), node(secret.get().index()), S_IFREG, next + 1)) {
+                    return;
+                }
+                continue;
+            }
+            if (k >= 2L * secrets || view.byIndex.isEmpty()) {
                 return;
             }
-            Optional<Secret> secret = directory.listedSecret((int) k);
-            if (secret.isPresent()
-                    && !sink.add(secret.get().name(), node(secret.get().index()), S_IFREG, next + 1)) {
+            Optional<Secret> secret = directory.listedSecret((int) (k - secrets));
+            Optional<String> link = secret.flatMap(s -> linkOf(s.index()));
+            if (link.isPresent() && !sink.add(link.get(), linkNode(secret.get().index()), S_IFLNK, next + 1)) {
                 return;
             }
         }
@@ -303,12 +529,58 @@ public final class SecretFs implements Operations.Callbacks {
         return 0;
     }
 
-    /** release: the open's handle goes; the kernel sends it once per open, after the last close. */
+    /**
+     * release: the open's handle goes; the kernel sends it once per open, after the last close. If
+     * that open returned all of a secret that the policy marks {@code once}, the secret is wiped, as
+     * by an unlink.
+     */
     @Override
     public int release(long req, long node, long fi) {
-        opens.remove(FuseLowLevel.fileHandle(fi));
+        OpenSecret open = opens.remove(FuseLowLevel.fileHandle(fi));
+        if (open == null || !wipesAtRelease(open)) {
+            fuse.replyError(req, 0);
+            return 0;
+        }
+        FuseLoop.slow(); // the wipe syncs the backing
+        Secret secret = open.secret();
+        SecretEntry entry;
+        try {
+            entry = directory.wipe(secret.name());
+        } catch (NoSuchFileException e) {
+            fuse.replyError(req, 0); // wiped since, by another release or an unlink
+            return 0;
+        } catch (Throwable t) {
+            errno("wipe once read in full", secret.name(), t);
+            fuse.replyError(req, 0);
+            return 0;
+        }
+        Optional<String> link = Optional.ofNullable(view.byIndex.get(secret.index()));
+        dropCachedPages(secret.name(), node(secret.index()));
         fuse.replyError(req, 0);
+        forgetNames(secret.name(), link);
+        LOG.log(System.Logger.Level.INFO, "wiped secret {0} ({1} bytes at offset {2}): an open read all of it and"
+                + " was closed (once)", secret.name(), String.valueOf(entry.dataLength()),
+                String.valueOf(entry.dataOffset()));
         return 0;
+    }
+
+    /** True if releasing {@code open} wipes its secret: it returned all of it, and the policy says once. */
+    boolean wipesAtRelease(OpenSecret open) {
+        return open.returnedAll() && directory.isLive(open.secret()) && access(open.secret()).once();
+    }
+
+    /**
+     * Tells the kernel to forget the names of a secret wiped without an unlink of its name: its GUID
+     * and its link's. Called once the request is answered, by a worker that does not lead (the kernel
+     * takes the directory's lock for it).
+     */
+    private void forgetNames(String guid, Optional<String> link) {
+        FuseLoop loop = kernel;
+        if (loop == null) {
+            return;
+        }
+        notifyKernel("name of a wiped secret", loop.invalidateEntry(ROOT, guid));
+        link.ifPresent(name -> notifyKernel("a link's name", loop.invalidateEntry(ROOT, name)));
     }
 
     @Override
@@ -326,19 +598,45 @@ public final class SecretFs implements Operations.Callbacks {
         try {
             Optional<Secret> secret = directory.lookup(guid);
             if (secret.isEmpty()) {
-                return ENOENT;
+                return unlinkLink(req, guid);
             }
             index = secret.get().index();
             entry = directory.wipe(guid);
         } catch (Throwable t) {
             return errno("unlink", guid, t);
         }
+        Optional<String> link = Optional.ofNullable(view.byIndex.get(index));
         dropCachedPages(guid, node(index));
         LOG.log(System.Logger.Level.INFO, "wiped secret {0} ({1} bytes at offset {2}) for pid {3} uid {4}", guid,
                 String.valueOf(entry.dataLength()), String.valueOf(entry.dataOffset()),
                 String.valueOf(fuse.callerPid(req)), String.valueOf(fuse.callerUid(req)));
         fuse.replyError(req, 0);
+        // The link went with the secret; the kernel forgets its name now rather than at its next use.
+        // Only after the reply: the unlink's caller holds the directory's lock until then.
+        FuseLoop loop = kernel;
+        if (loop != null && link.isPresent()) {
+            notifyKernel("a link's name", loop.invalidateEntry(ROOT, link.get()));
+        }
         return 0;
+    }
+
+    /** unlink of a link's name: the link goes until the next reload or restart; its secret stays. */
+    private int unlinkLink(long req, String name) {
+        if (!removeLink(name)) {
+            return ENOENT;
+        }
+        LOG.log(System.Logger.Level.INFO, "removed link {0} for pid {1} uid {2}; its secret stays", name,
+                String.valueOf(fuse.callerPid(req)), String.valueOf(fuse.callerUid(req)));
+        fuse.replyError(req, 0);
+        return 0;
+    }
+
+    /** Removes the link {@code name} under the policy in force: false if there is no such link now. */
+    boolean removeLink(String name) {
+        View v = view;
+        OptionalInt index = v.link(name);
+        return index.isPresent() && directory.liveByIndex(index.getAsInt()).isPresent()
+                && v.unlinked.add(index.getAsInt());
     }
 
     /**
@@ -348,8 +646,12 @@ public final class SecretFs implements Operations.Callbacks {
      * for a page being read in, whose READ would otherwise wait for that lock.
      */
     private void dropCachedPages(String name, long node) {
+        FuseLoop loop = kernel;
+        if (loop == null) {
+            return;
+        }
         try {
-            int res = FuseLoop.invalidate(node);
+            int res = loop.invalidateInode(node);
             if (res < 0 && res != -ENOENT) {
                 LOG.log(System.Logger.Level.WARNING, "dropping the cached pages of wiped secret {0} failed"
                         + " (errno {1})", name, String.valueOf(-res));

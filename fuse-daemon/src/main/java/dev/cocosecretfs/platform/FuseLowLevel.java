@@ -128,6 +128,8 @@ public final class FuseLowLevel {
     private static final CallContext V_PPP = context(Type.VOID, Type.POINTER, Type.POINTER, Type.POINTER);
     private static final CallContext I_PLLL = context(Type.SINT, Type.POINTER, Type.UINT64, Type.SINT64,
             Type.SINT64);
+    private static final CallContext I_PLPL = context(Type.SINT, Type.POINTER, Type.UINT64, Type.POINTER,
+            Type.UINT64);
 
     private final long mount;
     private final long unmount;
@@ -143,11 +145,13 @@ public final class FuseLowLevel {
     private final long exit;
     private final long freeArgs;
     private final long invalInode;
+    private final long invalEntry;
     private final long replyErr;
     private final long replyNone;
     private final long replyEntry;
     private final long replyAttr;
     private final long replyOpen;
+    private final long replyReadlink;
     private final long replyBuf;
     private final long replyStatfs;
     private final long addDirentry;
@@ -168,11 +172,13 @@ public final class FuseLowLevel {
         exit = symbol(handle, dlvsym, "fuse_session_exit", "FUSE_2.4");
         freeArgs = symbol(handle, dlvsym, "fuse_opt_free_args", "FUSE_2.5");
         invalInode = symbol(handle, dlvsym, "fuse_lowlevel_notify_inval_inode", "FUSE_2.8");
+        invalEntry = symbol(handle, dlvsym, "fuse_lowlevel_notify_inval_entry", "FUSE_2.8");
         replyErr = symbol(handle, dlvsym, "fuse_reply_err", "FUSE_2.4");
         replyNone = symbol(handle, dlvsym, "fuse_reply_none", "FUSE_2.4");
         replyEntry = symbol(handle, dlvsym, "fuse_reply_entry", "FUSE_2.4");
         replyAttr = symbol(handle, dlvsym, "fuse_reply_attr", "FUSE_2.4");
         replyOpen = symbol(handle, dlvsym, "fuse_reply_open", "FUSE_2.5");
+        replyReadlink = symbol(handle, dlvsym, "fuse_reply_readlink", "FUSE_2.4");
         replyBuf = symbol(handle, dlvsym, "fuse_reply_buf", "FUSE_2.4");
         replyStatfs = symbol(handle, dlvsym, "fuse_reply_statfs", "FUSE_2.5");
         addDirentry = symbol(handle, dlvsym, "fuse_add_direntry", "FUSE_2.6");
@@ -342,6 +348,35 @@ public final class FuseLowLevel {
         return (int) INVOKER.invokeL4(I_PLLL, invalInode, channel, node, 0, 0);
     }
 
+    /**
+     * Tells the kernel to drop the attributes it caches of node id {@code node} (owner, group, mode,
+     * size), and nothing else: with {@code default_permissions} its next permission check asks again.
+     *
+     * @return 0, or a negative errno ({@code -ENOENT} if the kernel does not have that node)
+     */
+    public int invalidateAttributes(long channel, long node) {
+        // A negative offset: attributes only, no page (the kernel's fuse_reverse_inval_inode).
+        return (int) INVOKER.invokeL4(I_PLLL, invalInode, channel, node, -1, 0);
+    }
+
+    /**
+     * Tells the kernel to forget the name {@code name} in directory {@code parent}: its next use is
+     * looked up again. The kernel takes the directory's lock for this, so never call it while a
+     * request that holds that lock (an unlink, a lookup) waits for an answer this thread would give.
+     * Forgetting a name also detaches whatever is mounted on it (d_invalidate).
+     *
+     * @return 0, or a negative errno ({@code -ENOENT} if the kernel does not have that name)
+     */
+    public int invalidateEntry(long channel, long parent, String name) {
+        byte[] utf8 = name.getBytes(StandardCharsets.UTF_8);
+        long cName = NativeMemory.cString(name);
+        try {
+            return (int) INVOKER.invokeL4(I_PLPL, invalEntry, channel, parent, cName, utf8.length);
+        } finally {
+            NativeMemory.free(cName);
+        }
+    }
+
     // Replies: each returns 0 or a negative errno (the kernel refused it, the caller gave up).
 
     public int replyError(long req, int errno) {
@@ -382,6 +417,11 @@ public final class FuseLowLevel {
         int bits = MEMORY.getInt(fi + FI_BITS);
         MEMORY.putInt(fi + FI_BITS, directIo ? bits | FI_DIRECT_IO : bits & ~FI_DIRECT_IO);
         return (int) INVOKER.invokeL2(I_PP, replyOpen, req, fi);
+    }
+
+    /** A readlink's answer: the link's target {@code target} (a path, never a secret). */
+    public int replyReadlink(long req, String target) {
+        return (int) INVOKER.invokeL2(I_PP, replyReadlink, req, Scratch.name(target));
     }
 
     /** Answers with {@code size} bytes at {@code address}, which libfuse writes to the kernel before returning. */

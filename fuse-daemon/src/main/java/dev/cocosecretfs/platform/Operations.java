@@ -32,6 +32,7 @@ public final class Operations {
     static final int LOOKUP = 2;
     static final int GETATTR = 4;
     static final int SETATTR = 5;
+    static final int READLINK = 6;
     static final int MKNOD = 7;
     static final int MKDIR = 8;
     static final int UNLINK = 9;
@@ -60,6 +61,9 @@ public final class Operations {
         int lookup(long req, long parent, long name);
 
         int getattr(long req, long node);
+
+        /** The target of the symbolic link of node id {@code node}. */
+        int readlink(long req, long node);
 
         int open(long req, long node, long fi);
 
@@ -100,6 +104,7 @@ public final class Operations {
         ops.set(LOOKUP, b -> ops.answer(b, () -> fs.lookup(b.getAddress(0), b.getLong(1), b.getAddress(2))), p, u64,
                 p);
         ops.set(GETATTR, b -> ops.answer(b, () -> fs.getattr(b.getAddress(0), b.getLong(1))), p, u64, p);
+        ops.set(READLINK, b -> ops.answer(b, () -> fs.readlink(b.getAddress(0), b.getLong(1))), p, u64);
         ops.set(OPEN, b -> ops.answer(b, () -> fs.open(b.getAddress(0), b.getLong(1), b.getAddress(2))), p, u64, p);
         ops.set(READ, b -> ops.answer(b, () -> fs.read(b.getAddress(0), b.getLong(1), b.getLong(2), b.getLong(3),
                 b.getAddress(4))), p, u64, u64, s64, p);

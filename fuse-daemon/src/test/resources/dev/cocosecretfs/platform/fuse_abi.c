@@ -89,6 +89,7 @@ int main(void)
 	OP(lookup);
 	OP(getattr);
 	OP(setattr);
+	OP(readlink);
 	OP(mknod);
 	OP(mkdir);
 	OP(unlink);
