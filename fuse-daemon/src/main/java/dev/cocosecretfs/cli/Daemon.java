@@ -78,6 +78,8 @@ final class Daemon {
                 throw Failures.input("backing", backing, e);
             }
             SecretFs fs = new SecretFs(directory, ownership, policy);
+            // Before the mount, so that a SIGHUP sent once it shows finds the handler (the JVM's own ends it).
+            policyFile.ifPresent(file -> reloadOnHangUp(fs, file));
             FuseMount mount;
             boolean kept;
             try {
@@ -102,7 +104,6 @@ final class Daemon {
             } catch (IOException e) {
                 throw new CliException(CliException.EX_FAILURE, "mount point " + point.path() + ": " + e.getMessage());
             }
-            policyFile.ifPresent(file -> reloadOnHangUp(fs, file));
             SystemdNotify.ready("serving " + directory.size() + " secrets at " + mount.mountPoint());
             onReady.run();
 

@@ -209,7 +209,7 @@ public final class SecretFs implements Operations.Callbacks {
 
         private View(Policy policy, ImmutableMap<String, Integer> byName, ImmutableMap<Integer, String> byIndex) {
             this.policy = policy;
-            this.inForce = policy.source().isPresent();
+            this.inForce = policy.inForce();
             this.byName = byName;
             this.byIndex = byIndex;
         }
@@ -222,9 +222,9 @@ public final class SecretFs implements Operations.Callbacks {
             for (Map.Entry<Guid, Rule> e : policy.rules().entrySet()) {
                 int i = table.find(e.getKey());
                 if (i < 0 || directory.liveByIndex(i).isEmpty()) {
-                    LOG.log(System.Logger.Level.WARNING, "{0}:{1}: the page holds no secret {2} (not injected, or"
-                            + " wiped); the line gives nothing", policy.source().map(String::valueOf).orElse("policy"),
-                            String.valueOf(e.getValue().line()), e.getKey());
+                    LOG.log(System.Logger.Level.WARNING, "{0}:{1}: {2} is not in the page (not injected, or wiped)",
+                            policy.source().map(String::valueOf).orElse("policy"), String.valueOf(e.getValue().line()),
+                            e.getKey());
                     continue;
                 }
                 Optional<String> name = e.getValue().name();
