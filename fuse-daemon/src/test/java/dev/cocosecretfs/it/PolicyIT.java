@@ -258,6 +258,25 @@ class PolicyIT {
     }
 
     @Test
+    @DisplayName("the LUKS line under systemd-cryptsetup's keyfile-erase: open for writing refused, read, close (wiped), unlink")
+    void keyfileErase() throws Exception {
+        writePolicy("{0} name=luks-key owner=root group=disk mode=0440 once");
+        try (CocoDaemon d = mount()) {
+            Path key = mnt.resolve("luks-key");
+            byte[] path = Sys.path(key.toString());
+            assertThat(Sys.C.open(path, Sys.O_WRONLY, 0)).as("open for writing").isEqualTo(-1);
+            assertThat(Sys.errno()).isEqualTo(Sys.EPERM);
+            assertThat(page.isSecret(0, Files.readAllBytes(key))).as("the key file holds every byte").isTrue();
+            deleted.add(0);
+            d.awaitLog("wiped secret " + guid(0));
+            assertThat(Sys.C.unlink(path)).as("unlinking the path it was given").isEqualTo(-1);
+            assertThat(Sys.errno()).isEqualTo(Sys.ENOENT);
+            assertThat(Files.exists(file(0))).isFalse();
+            assertThat(page.isSecret(1, Files.readAllBytes(file(1)))).as("others stay").isTrue();
+        }
+    }
+
+    @Test
     @DisplayName("SIGHUP: a changed owner, mode and name show without a remount; a bad policy is refused with its line and the old one stays")
     void reload() throws Exception {
         writePolicy("{0} mode=0400 name=first", "{1} mode=0444");
