@@ -87,6 +87,7 @@ final class Daemon {
                     Handover.Inherited from = inherited.get();
                     mount = FuseMount.takeOver(fs, point, mounted.get().mount(), from.fd(), from.state().init(),
                             from.log());
+                    fs.forgetCached(); // the kernel's attributes came from the daemon before, and its policy
                     LOG.log(System.Logger.Level.INFO, "took over the mount at {0} from the previous daemon"
                             + " (connection {1}, {2} secrets); nothing was unmounted", mount.mountPoint(),
                             from.state().device(), String.valueOf(directory.size()));

@@ -46,10 +46,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * marks {@code once} is wiped when an open that returned all of it is released. {@link #reload}
  * swaps the policy whole.
  *
- * <p>Only lookup, getattr, readlink, readdir, open, read, release, unlink and statfs do anything. Each open gets
- * a file handle of its own ({@link OpenSecret}), freed at release, which knows whether that open has
- * returned any of the secret: a reader that had part of a secret when it was wiped gets {@code EIO},
- * never a clean end of file after a prefix. Every operation that would create or change a secret
+ * <p>Only lookup, getattr, readlink, readdir, open, read, release, unlink and statfs do anything.
+ * Each open gets a file handle of its own ({@link OpenSecret}), freed at release, which knows whether
+ * that open has returned any of the secret: a reader that had part of a secret when it was wiped gets
+ * {@code EIO}, never a clean end of file after a prefix. Every operation that would create or change a secret
  * answers {@code EPERM}: the area can be erased, never forged. Every callback answers with one errno
  * for whatever fails; nothing is thrown into native code.
  */
@@ -137,18 +137,28 @@ public final class SecretFs implements Operations.Callbacks {
 
     /**
      * Puts {@code policy} in force in place of the one before, at once for every request that comes
-     * after, and tells the kernel to forget what it caches of the old one: the attributes of the
-     * root, of every secret and of every link, and the names of the links of both. (Not the names of
-     * the secrets, which a policy does not change: forgetting a name detaches whatever is mounted on
-     * it, such as a container's bind of one secret.) Links unlinked under the old policy come back if
-     * the new one gives them. Logs a warning for each GUID the policy lists that the page does not
-     * hold.
+     * after, and tells the kernel to forget what it caches of the old one ({@link #forgetCached}, and
+     * the names of the old links). Links unlinked under the old policy come back if the new one gives
+     * them. Logs a warning for each GUID the policy lists that the page does not hold.
      */
     public void reload(Policy policy) {
         checkNotNull(policy, "policy");
         View old = view;
-        View fresh = View.of(policy, directory);
-        view = fresh;
+        view = View.of(policy, directory);
+        forgetCached(old);
+    }
+
+    /**
+     * Tells the kernel to forget what it caches that a policy decides: the attributes of the root, of
+     * every secret and of every link, and the names of the links. Not the names of the secrets, which
+     * no policy changes: forgetting a name detaches whatever is mounted on it, such as a container's
+     * bind of one secret. After a takeover, what the kernel caches came from the daemon before.
+     */
+    public void forgetCached() {
+        forgetCached(view);
+    }
+
+    private void forgetCached(View old) {
         FuseLoop loop = kernel;
         if (loop == null) {
             return;
@@ -161,7 +171,7 @@ public final class SecretFs implements Operations.Callbacks {
             }
         }
         Map<String, Integer> links = new HashMap<>(old.byName);
-        links.putAll(fresh.byName);
+        links.putAll(view.byName);
         for (Map.Entry<String, Integer> link : links.entrySet()) {
             notifyKernel("attributes of a link", loop.invalidateAttributes(linkNode(link.getValue())));
             notifyKernel("a link's name", loop.invalidateEntry(ROOT, link.getKey()));
@@ -550,7 +560,7 @@ public final class SecretFs implements Operations.Callbacks {
             fuse.replyError(req, 0); // wiped since, by another release or an unlink
             return 0;
         } catch (Throwable t) {
-            errno("wipe once read in full", secret.name(), t);
+            errno("the once-wipe of", secret.name(), t);
             fuse.replyError(req, 0);
             return 0;
         }

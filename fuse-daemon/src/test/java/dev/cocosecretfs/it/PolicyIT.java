@@ -4,6 +4,7 @@ package dev.cocosecretfs.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.cocosecretfs.testing.CocoDaemon;
+import dev.cocosecretfs.testing.FakeSystemd;
 import dev.cocosecretfs.testing.Nobody;
 import dev.cocosecretfs.testing.Result;
 import dev.cocosecretfs.testing.SecretPage;
@@ -13,10 +14,13 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
@@ -254,6 +258,39 @@ class PolicyIT {
             assertThat(Files.exists(file(2))).isFalse();
             assertThat(Files.exists(luks, LinkOption.NOFOLLOW_LINKS)).isFalse();
             assertThat(page.isSecret(3, Files.readAllBytes(file(3)))).as("others stay").isTrue();
+        }
+    }
+
+    @Test
+    @DisplayName("a restart that takes over the mount reads the policy afresh")
+    void restartReadsThePolicyAfresh() throws Exception {
+        writePolicy("{0} mode=0400 name=before");
+        Path bin = Files.createDirectory(tmp.resolve("bin"));
+        Path systemctl = Files.writeString(bin.resolve("systemctl"), "#!/bin/sh\n"); // no job queued
+        Files.setPosixFilePermissions(systemctl, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Map<String, String> env = Map.of("COCO_SECRETFS_UNIT", RestartIT.UNIT,
+                "PATH", bin + ":" + System.getenv("PATH"));
+        List<String> command = CocoDaemon.command(CocoDaemon.Start.QUICK, CocoDaemon.jar(), List.of("mount",
+                "--backing", backing.toString(), "--allow-other", "--policy", policy.toString(), mnt.toString()));
+        try (FakeSystemd systemd = new FakeSystemd(tmp.resolve("systemd"), RestartIT.unitStoreMax(),
+                FakeSystemd.Access.MAIN)) {
+            FakeSystemd.Child first = systemd.start(command, env);
+            systemd.awaitReady(Duration.ofSeconds(90));
+            nobodyIsRefused(file(0));
+            assertThat(Files.readSymbolicLink(mnt.resolve("before"))).isEqualTo(Path.of(guid(0)));
+
+            writePolicy("{0} owner=65534 mode=0400 name=after");
+            first.destroyForcibly();
+            assertThat(first.waitFor(CocoDaemon.DEADLINE_MS, TimeUnit.MILLISECONDS)).isTrue();
+            FakeSystemd.Child second = systemd.start(command, env);
+            systemd.awaitReady(Duration.ofSeconds(90));
+            assertThat(second.log()).contains("took over the mount at " + mnt);
+            assertThat(uid(file(0))).isEqualTo(65534L);
+            nobodyReads(0, file(0));
+            nobodyReads(0, mnt.resolve("after"));
+            assertThat(Files.exists(mnt.resolve("before"), LinkOption.NOFOLLOW_LINKS)).isFalse();
+        } finally {
+            CocoDaemon.cleanUp(List.of(), mnt);
         }
     }
 
