@@ -78,7 +78,7 @@ for option in --policy --optional-policy --dir-mode; do
 done
 grep -q -- "^ *--policy=" "$tmp/coco-secretfs-inspect.txt" 2>/dev/null || fail "coco-secretfs-inspect(1) does not describe --policy"
 # The hand-kept sections of coco-secretfs(1).
-for section in "THE POLICY FILE" SIGNALS "EXIT STATUS" FILES "SEE ALSO"; do
+for section in POLICY SIGNALS "EXIT STATUS" FILES "SEE ALSO"; do
 	grep -q "^$section" "$tmp/coco-secretfs.txt" || fail "coco-secretfs(1) has no $section section"
 done
 
