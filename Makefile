@@ -40,7 +40,7 @@ java-check: deps
 	./mvnw -B -ntp verify -Djazzer.fuzz=1
 
 # The kernel shim and the daemon on it, in a QEMU guest (TCG).
-vm-check: build man deb deb-upgrade
+vm-check: build deb deb-upgrade
 	@sh $(DEPS) build fuse vm
 	bash vm-test/run.sh
 
