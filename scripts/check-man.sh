@@ -10,6 +10,7 @@
 #   cannot miss the manual), among them issue 13's mount --policy, --optional-policy, --dir-mode and
 #   inspect --policy;
 # - bash, with the installed completion sourced, completes the commands and mount's options;
+# - pack's --help examples (a secret on standard input, with and without its NUL) write those bytes;
 # - the .deb holds the pages and the completion.
 # Usage: check-man.sh JAR ROOT DEB
 set -eu
@@ -102,6 +103,25 @@ else
 	[ "$(complete_words mo)" = mount ] || fail "completion of 'coco-secretfs mo' is not 'mount'"
 fi
 
+# pack's --help examples as written: the secret on standard input, without and with its trailing NUL,
+# lands in the page byte for byte (the first entry's data starts at offset 40).
+guid=736869e5-84f0-4973-92ec-06879ce3da0b
+java -jar "$jar" pack --help | grep -q "=@/dev/stdin" || fail "pack --help shows no GUID=@/dev/stdin"
+for format in '%s' '%s\0'; do
+	case $format in *0) label="with its NUL" ;; *) label="without a NUL" ;; esac
+	printf "$format" 'correct horse battery staple' >"$tmp/want"
+	want=$(wc -c <"$tmp/want")
+	if ! printf "$format" 'correct horse battery staple' | java -jar "$jar" pack --out "$tmp/page" "$guid=@/dev/stdin"; then
+		fail "pack $guid=@/dev/stdin ($label) failed"
+		continue
+	fi
+	# The length as inspect reads it from the entry's header, then the bytes themselves.
+	got=$(java -jar "$jar" inspect "$tmp/page" | awk -v g="$guid" '$2 == g { print $3 }')
+	[ "$got" = "$want" ] || fail "pack $guid=@/dev/stdin ($label): length ${got:-none}, want $want"
+	tail -c +41 "$tmp/page" | head -c "$want" | cmp -s - "$tmp/want" ||
+		fail "pack $guid=@/dev/stdin ($label): the page does not hold those bytes"
+done
+
 # The package holds what the tree holds.
 dpkg-deb -c "$deb" | awk '{print $NF}' >"$tmp/deb"
 for file in $(cd "$root" && find usr/share/man usr/share/bash-completion -type f); do
@@ -112,4 +132,4 @@ if [ "$failures" -ne 0 ]; then
 	echo "check-man: $failures failures" >&2
 	exit 1
 fi
-echo "check-man: $(echo $commands | wc -w) commands: every page renders, man finds it, names each option; the completion completes them; the package holds them"
+echo "check-man: $(echo $commands | wc -w) commands: every page renders, man finds it, names each option; the completion completes them; pack's stdin examples write their bytes; the package holds them"
