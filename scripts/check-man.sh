@@ -4,7 +4,8 @@
 # Checks the man pages and the bash completion as installed (a DESTDIR tree made by `make
 # install-files`, the package's root) and as packaged:
 # - every page renders with `man -l` and groff warns about nothing;
-# - `man coco-secretfs` (and `man coco-secretfs-CMD`) finds the page through the installed tree;
+# - `man coco-secretfs` (and `man coco-secretfs-CMD`) finds the page through the installed tree, and
+#   after a real `make install` (PREFIX=/usr/local, in a throwaway mount namespace) with man's own path;
 # - coco-secretfs(1) names every command that `coco-secretfs --help` lists, each has a page of its
 #   own, and each page names every option that the command's --help lists (so a new command or option
 #   cannot miss the manual), among them issue 13's mount --policy, --optional-policy, --dir-mode and
@@ -122,6 +123,36 @@ for format in '%s' '%s\0'; do
 		fail "pack $guid=@/dev/stdin ($label): the page does not hold those bytes"
 done
 
+# `make install` itself, then `man coco-secretfs` with no MANPATH: as root, in a mount namespace of its own
+# where /usr/local and /var/cache are empty tmpfs (the install builds its class-data archive there), so
+# nothing of this machine changes; the unit, modules-load.d and /etc files go under /usr/local too.
+if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null 2>&1; then
+	step=0
+	unshare --mount --propagation private sh -c '
+		mount -t tmpfs none /usr/local && mount -t tmpfs none /var/cache || exit 2
+		make --no-print-directory install-files PREFIX=/usr/local SYSCONFDIR=/usr/local/etc \
+			SYSTEMDUNITDIR=/usr/local/lib/systemd/system MODULESLOADDIR=/usr/local/lib/modules-load.d \
+			>"$1/install.log" 2>&1 || exit 3
+		for name in coco-secretfs coco-secretfs-mount; do
+			env -u MANPATH man "$name" >"$1/$name.installed" 2>&1 || exit 4
+		done
+		test -f /usr/local/share/bash-completion/completions/coco-secretfs || exit 5' sh "$tmp" || step=$?
+	case $step in
+	0) ;;
+	2) fail "make install PREFIX=/usr/local: no tmpfs for /usr/local and /var/cache in a mount namespace" ;;
+	3) fail "make install PREFIX=/usr/local failed: $(tail -n 3 "$tmp/install.log")" ;;
+	4) fail "after make install PREFIX=/usr/local, man does not find the page: $(cat "$tmp/"*.installed | head -n 2)" ;;
+	*) fail "after make install PREFIX=/usr/local, the bash completion is not in /usr/local/share/bash-completion/completions" ;;
+	esac
+	if [ "$step" = 0 ]; then
+		for name in coco-secretfs coco-secretfs-mount; do
+			cmp -s "$tmp/$name.txt" "$tmp/$name.installed" || fail "after make install, man $name shows another page"
+		done
+	fi
+else
+	echo "check-man: not root: make install and man coco-secretfs without MANPATH left out" >&2
+fi
+
 # The package holds what the tree holds.
 dpkg-deb -c "$deb" | awk '{print $NF}' >"$tmp/deb"
 for file in $(cd "$root" && find usr/share/man usr/share/bash-completion -type f); do
@@ -132,4 +163,4 @@ if [ "$failures" -ne 0 ]; then
 	echo "check-man: $failures failures" >&2
 	exit 1
 fi
-echo "check-man: $(echo $commands | wc -w) commands: every page renders, man finds it, names each option; the completion completes them; pack's stdin examples write their bytes; the package holds them"
+echo "check-man: $(echo $commands | wc -w) commands: every page renders, man finds it (in the tree, and after make install), names each option; the completion completes them; pack's stdin examples write their bytes; the package holds them"
