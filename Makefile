@@ -55,8 +55,9 @@ man: build
 	@sh $(DEPS) man
 	sh scripts/build-man.sh $(JAR) $(MAN_GENERATOR) $(VERSION) $(MANOUT)
 
-# The pages as installed render with man, `man coco-secretfs` finds them, they name every command and
-# option, the completion completes them, and the package holds them.
+# The pages as installed render with man, `man coco-secretfs` finds them (also after a real `make install`
+# into a throwaway mount namespace), they name every command and option, the completion completes them,
+# and the package holds them.
 man-check: deb
 	@sh $(DEPS) man
 	sh scripts/check-man.sh $(JAR) target/deb/root target/coco-secretfs_$(VERSION)_amd64.deb
