@@ -83,6 +83,9 @@ grep -q -- "^ *--policy=" "$tmp/coco-secretfs-inspect.txt" 2>/dev/null || fail "
 for section in POLICY SIGNALS "EXIT STATUS" FILES "SEE ALSO"; do
 	grep -q "^$section" "$tmp/coco-secretfs.txt" || fail "coco-secretfs(1) has no $section section"
 done
+for section in "WHO MAY DELETE" "SEE ALSO"; do
+	grep -q "^$section" "$tmp/coco-secretfs-mount.txt" || fail "coco-secretfs-mount(1) has no $section section"
+done
 
 # The completion, sourced by bash as bash-completion would, asked what picocli's script offers.
 complete_words() { # complete_words WORD...: what TAB offers after the words (the last one being typed)
