@@ -19,6 +19,14 @@ java -Dpicocli.autocomplete.systemExitOnError -cp "$jar" picocli.AutoComplete -f
 	-o "$out/coco-secretfs.bash" dev.cocosecretfs.cli.Main
 
 adoc=$(cd "$out/adoc" && pwd)
+# The pages' date: the last commit's (or SOURCE_DATE_EPOCH's), not the build's, so that two builds of one
+# commit give the same pages.
+if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+	SOURCE_DATE_EPOCH=$(git -C "$here" log -1 --format=%ct 2>/dev/null || true)
+fi
+if [ -n "$SOURCE_DATE_EPOCH" ]; then
+	export SOURCE_DATE_EPOCH
+fi
 set --
 for page in "$adoc"/*.adoc; do
 	name=$(basename "$page")
