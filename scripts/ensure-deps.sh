@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Makes sure this Debian machine has what a make target needs.
-# Usage: ensure-deps.sh GROUP...   (groups: build, fuse, fusedev, abi, container, systemd, vm, bench, deb)
+# Usage: ensure-deps.sh GROUP...   (groups: build, fuse, fusedev, abi, container, systemd, vm, bench, deb, man)
 # As root, missing packages are installed with apt-get; otherwise the one
 # command that would install them is printed and the script fails.
 set -eu
@@ -86,6 +86,13 @@ for group in "$@"; do
 		;;
 	deb)
 		want dpkg-dev command -v dpkg-deb
+		;;
+	man)
+		# The man pages: AsciiDoc (from picocli's generator) to roff; man-db to read them back in
+		# make check (groff-base comes with it); bash to source the completion in that check.
+		want asciidoctor command -v asciidoctor
+		want man-db command -v man
+		want bash command -v bash
 		;;
 	*)
 		echo "ensure-deps: unknown group '$group'" >&2

@@ -23,7 +23,24 @@ import picocli.CommandLine.Parameters;
 @Command(name = "pack", mixinStandardHelpOptions = true,
         description = {
             "Write a secret page in the efi_secret format: the table, then zeros to the page size.",
-            "Each SECRET is GUID=TEXT (the text's UTF-8 bytes) or GUID=@FILE (the file's bytes)."
+            "Each SECRET is GUID=@FILE, the bytes of FILE exactly (a trailing newline or NUL is part of the"
+                + " secret), or GUID=@/dev/stdin, the bytes on standard input. GUID=TEXT (the UTF-8 bytes of"
+                + " TEXT) puts the secret in the command line, which every user of the machine can read in"
+                + " /proc: keep it for test data."
+        },
+        footerHeading = "%nExamples:%n",
+        footer = {
+            "  printf %%s \"$PASSPHRASE\" | coco-secretfs pack --out page.bin \\",
+            "      736869e5-84f0-4973-92ec-06879ce3da0b=@/dev/stdin",
+            "    every byte and no more, as crypttab reads a key file;",
+            "  printf '%%s\\0' \"$PASSPHRASE\" | coco-secretfs pack --out page.bin \\",
+            "      736869e5-84f0-4973-92ec-06879ce3da0b=@/dev/stdin",
+            "    NUL-terminated, as GRUB's efisecret wants the disk passphrase;",
+            "  coco-secretfs pack --out page.bin --size 16384 \\",
+            "      e6f5a162-d67f-4750-a67c-5d065f2a9910=@keys.json \\",
+            "      1ee27366-0c87-43a6-af48-28543eaf7cb0=@kbs.json",
+            "    binary or text files, each as it is;",
+            "(printf is a shell builtin: the passphrase appears in no process's command line.)"
         })
 final class PackCommand implements Callable<Integer> {
     static final int MAX_SIZE = 16 << 20;
@@ -34,7 +51,7 @@ final class PackCommand implements Callable<Integer> {
     @Option(names = "--size", paramLabel = "BYTES", description = "Page size (default: ${DEFAULT-VALUE}).")
     int size = 4096;
 
-    @Parameters(paramLabel = "SECRET", arity = "0..*", description = "GUID=TEXT or GUID=@FILE, in page order.")
+    @Parameters(paramLabel = "SECRET", arity = "0..*", description = "GUID=@FILE, GUID=@/dev/stdin or (test data only) GUID=TEXT, in page order.")
     List<String> secrets = List.of();
 
     @Override
