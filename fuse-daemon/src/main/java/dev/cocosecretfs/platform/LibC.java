@@ -45,6 +45,13 @@ public final class LibC {
     public static final int EINVAL = 22;
     public static final int EMFILE = 24;
     public static final int ENOTCONN = 107;
+    public static final int ERANGE = 34;
+    /** sizeof(struct passwd) and the offset of pw_uid, on x86-64. */
+    public static final int PASSWD_BYTES = 48;
+    public static final int PASSWD_UID = 16;
+    /** sizeof(struct group) and the offset of gr_gid, on x86-64. */
+    public static final int GROUP_BYTES = 32;
+    public static final int GROUP_GID = 16;
     public static final int F_GETFD = 1;
     public static final int F_SETFD = 2;
     public static final int FD_CLOEXEC = 1;
@@ -100,6 +107,7 @@ public final class LibC {
     private static final CallContext P_I = context(PTR, INT);
     private static final CallContext P_PSIIIL = context(PTR, PTR, SIZE, INT, INT, INT, SSIZE);
     private static final CallContext V_P = context(Type.VOID, PTR);
+    private static final CallContext I_PPPSP = context(INT, PTR, PTR, PTR, SIZE, PTR);
 
     private final long open;
     private final long close;
@@ -135,6 +143,8 @@ public final class LibC {
     private final long getuid;
     private final long getgid;
     private final long strerror;
+    private final long getpwnamR;
+    private final long getgrnamR;
 
     private LibC(Library c) {
         open = symbol(c, "open");
@@ -170,6 +180,8 @@ public final class LibC {
         getuid = symbol(c, "getuid");
         getgid = symbol(c, "getgid");
         strerror = symbol(c, "strerror");
+        getpwnamR = symbol(c, "getpwnam_r");
+        getgrnamR = symbol(c, "getgrnam_r");
     }
 
     /**
@@ -377,6 +389,26 @@ public final class LibC {
 
     public int getgid() {
         return (int) INVOKER.invokeL0(I_V, getgid);
+    }
+
+    /** getpwnam_r(3): 0 and {@code *result} set (NULL: no such user), or an error number such as ERANGE. */
+    public int getpwnamR(String name, long pwd, long buf, long buflen, long result) {
+        long p = string(name);
+        try {
+            return (int) INVOKER.invokeL5(I_PPPSP, getpwnamR, p, pwd, buf, buflen, result);
+        } finally {
+            NativeMemory.free(p);
+        }
+    }
+
+    /** getgrnam_r(3), as {@link #getpwnamR}. */
+    public int getgrnamR(String name, long grp, long buf, long buflen, long result) {
+        long p = string(name);
+        try {
+            return (int) INVOKER.invokeL5(I_PPPSP, getgrnamR, p, grp, buf, buflen, result);
+        } finally {
+            NativeMemory.free(p);
+        }
     }
 
     public String strerror(int errnum) {

@@ -37,6 +37,14 @@ public final class Policy {
         return source;
     }
 
+    /**
+     * True if a policy file is in force (even one that lists nothing): the directory then opens to
+     * group and other, so that each secret's own mode decides who reads it.
+     */
+    public boolean inForce() {
+        return source.isPresent();
+    }
+
     /** The rules of the GUIDs the policy lists. */
     public ImmutableMap<Guid, Rule> rules() {
         return rules;

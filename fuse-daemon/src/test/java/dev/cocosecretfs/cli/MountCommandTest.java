@@ -2,6 +2,7 @@
 package dev.cocosecretfs.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -24,7 +25,9 @@ class MountCommandTest {
             "--uid", "--uid=1000", "--uid=-1", "--gid", "--gid=010", "1000", "010", "x", "-5", "",
             "--mode", "--mode=0400", "0440", "--allow-other", "--allow-other=true", "-v", "--verbose",
             "--allow-weak-hardening", "--allow-weak-hardening=true", "--allow-weak",
-            "-vv", "--", "-h", "--help", "--version", "--backin", "--unknown", "-x");
+            "-vv", "--", "-h", "--help", "--version", "--backin", "--unknown", "-x",
+            "--dir-mode", "--dir-mode=1777", "1777", "--policy", "--policy=/etc/p", "--optional-policy",
+            "--optional-policy=/etc/coco-secretfs/policy", "--policy=", "policy.txt");
 
     @Property(tries = 3000)
     void whatThePlainParserTakesPicocliTakesTheSameWay(@ForAll("commandLines") List<String> args) {
@@ -58,7 +61,8 @@ class MountCommandTest {
     @Example
     void everyOptionInBothForms() {
         List<String> args = List.of("--backing", "p.bin", "--uid=1000", "--gid", "1001", "--mode=0400", "-v",
-                "--allow-weak-hardening", "--", "-dir");
+                "--allow-weak-hardening", "--dir-mode", "1777", "--policy=p", "--optional-policy", "/etc/q", "--",
+                "-dir");
         MountCommand plain = MountCommand.parsePlain(args).orElseThrow();
         MountCommand expected = new MountCommand();
         new CommandLine(expected).parseArgs(args.toArray(new String[0]));
@@ -66,6 +70,37 @@ class MountCommandTest {
         assertThat(plain.uid).isEqualTo(1000);
         assertThat(plain.allowWeakHardening).isTrue();
         assertThat(plain.mountPoint).isEqualTo(Path.of("-dir"));
+        assertThat(plain.dirMode).isEqualTo("1777");
+        assertThat(plain.policy).isEqualTo(Path.of("p"));
+        assertThat(plain.optionalPolicy).isEqualTo(Path.of("/etc/q"));
+    }
+
+    @Example
+    void theUnitsCommandLineIsPlainWithItsOptionalPolicy() throws CliException {
+        MountCommand plain = MountCommand.parsePlain(List.of("--allow-other", "--optional-policy",
+                "/etc/coco-secretfs/policy", "/run/coco")).orElseThrow();
+        assertThat(plain.policyFile()).hasValueSatisfying(file -> {
+            assertThat(file.path()).isEqualTo(Path.of("/etc/coco-secretfs/policy"));
+            assertThat(file.optional()).isTrue();
+        });
+    }
+
+    @Example
+    void policyAndOptionalPolicyExcludeEachOther() {
+        MountCommand both = MountCommand.parsePlain(List.of("--policy", "a", "--optional-policy", "b", "/m"))
+                .orElseThrow();
+        assertThatThrownBy(both::policyFile).isInstanceOfSatisfying(CliException.class,
+                e -> assertThat(e.exitCode()).isEqualTo(CliException.EX_USAGE))
+                .hasMessage("--policy and --optional-policy exclude each other");
+    }
+
+    @Example
+    void dirModeTakesPermissionBitsAndTheStickyBit() throws CliException {
+        assertThat(MountCommand.ownership(0, 0, "0440", Optional.of("1777")).directoryMode(true)).isEqualTo(01777);
+        for (String bad : List.of("4755", "rwx", "17777", "-1")) {
+            assertThatThrownBy(() -> MountCommand.ownership(0, 0, "0440", Optional.of(bad)))
+                    .as(bad).isInstanceOf(CliException.class).hasMessageStartingWith("--dir-mode " + bad + ": ");
+        }
     }
 
     @Example
@@ -86,5 +121,8 @@ class MountCommandTest {
         assertThat(actual.allowWeakHardening).isEqualTo(expected.allowWeakHardening);
         assertThat(actual.verbose).isEqualTo(expected.verbose);
         assertThat(actual.mountPoint).isEqualTo(expected.mountPoint);
+        assertThat(actual.dirMode).isEqualTo(expected.dirMode);
+        assertThat(actual.policy).isEqualTo(expected.policy);
+        assertThat(actual.optionalPolicy).isEqualTo(expected.optionalPolicy);
     }
 }
