@@ -17,6 +17,7 @@ SYSTEMDUNITDIR ?= /lib/systemd/system
 MANDIR ?= $(PREFIX)/share/man
 BASHCOMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 MODULESLOADDIR ?= /usr/lib/modules-load.d
+SYSCONFDIR ?= /etc
 SHAREDIR = $(PREFIX)/share/coco-secretfs
 SHIM_SOURCES = kernel-shim/coco_secret_shim.c kernel-shim/Kbuild kernel-shim/Makefile kernel-shim/dkms.conf
 
@@ -84,6 +85,8 @@ install-files:
 		> $(DESTDIR)$(SYSTEMDUNITDIR)/coco-secretfs.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/coco-secretfs.service
 	install -m 0644 systemd/modules-load.conf $(DESTDIR)$(MODULESLOADDIR)/coco-secretfs.conf
+	install -d $(DESTDIR)$(SYSCONFDIR)/coco-secretfs
+	install -m 0644 systemd/policy.example $(DESTDIR)$(SYSCONFDIR)/coco-secretfs/policy.example
 	install -m 0644 $(SHIM_SOURCES) $(DESTDIR)$(PREFIX)/src/coco-secret-shim-$(VERSION)/
 	sed -i 's/^PACKAGE_VERSION=.*/PACKAGE_VERSION="$(VERSION)"/' \
 		$(DESTDIR)$(PREFIX)/src/coco-secret-shim-$(VERSION)/dkms.conf
@@ -116,6 +119,7 @@ deb-files:
 		sed 's/@VERSION@/$(VERSION)/' packaging/debian/$$f > $(DEBDIR)/deb/root/DEBIAN/$$f; \
 		chmod 0755 $(DEBDIR)/deb/root/DEBIAN/$$f; done
 	install -m 0644 packaging/debian/triggers $(DEBDIR)/deb/root/DEBIAN/triggers
+	install -m 0644 packaging/debian/conffiles $(DEBDIR)/deb/root/DEBIAN/conffiles
 	dpkg-deb --root-owner-group --build $(DEBDIR)/deb/root $(DEBDIR)/coco-secretfs_$(VERSION)_amd64.deb
 
 clean:

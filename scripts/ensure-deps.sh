@@ -66,6 +66,11 @@ for group in "$@"; do
 		want fuse command -v fusermount
 		want libfuse2 sh -c 'ldconfig -p | grep -q "libfuse.so.2 "'
 		want openjdk-17-jre-headless installed openjdk-17-jre-headless
+		# Phase 3's consumers: the LUKS volume made here (cryptsetup) and opened in the guest
+		# by systemd-cryptsetup (part of Debian 12's systemd); a non-root reader (setpriv).
+		want cryptsetup-bin sh -c 'PATH=$PATH:/usr/sbin:/sbin command -v cryptsetup'
+		want systemd test -x /lib/systemd/systemd-cryptsetup
+		want util-linux command -v setpriv
 		;;
 	bench)
 		want build-essential command -v gcc

@@ -24,7 +24,14 @@
 #            the next daemon takes the mount over, the same connection, and the reader never
 #            sees ENOTCONN (after the kill, EIO at most; after the others, no error at all);
 #            then a stop (the mount and the store go, the binds fail with ENOTCONN), a
-#            start, dpkg -r, dpkg -P. Needs `make deb deb-upgrade` first.
+#            start, dpkg -r, dpkg -P. Before all that, with a policy in /etc/coco-secretfs/policy,
+#            three consumers: a LUKS volume (a file made here with cryptsetup, its key the
+#            first secret) that systemd-cryptsetup opens at boot through /etc/crypttab's
+#            keyfile=/run/coco/luks-key,keyfile-erase, the secret wiped after it (once);
+#            a DynamicUser= service that gets a root-only secret through LoadCredential=;
+#            a non-root user in a mount namespace who reads what the policy gives it and
+#            nothing else; then systemctl reload with a changed policy, and a bad one.
+#            Needs `make deb deb-upgrade` first.
 #   phase 4  the EFI route, as on a real confidential VM: Debian's OVMF (q35) starts our
 #            UEFI application (efi/coco-efi.c), which publishes the page as OVMF's AmdSev
 #            build does and boots the kernel. Six boots: the shim loads with no
@@ -45,7 +52,9 @@
 # (-Xint: options for the guest's JVM, see below), VM_START_TIMEOUT (120 s: the service's
 # TimeoutStartSec in phase 3), VM_APPEND (extra kernel parameters, e.g. loglevel=7),
 # VM_DEB (the package; default: the newest target/coco-secretfs_*_amd64.deb), VM_DEB_UPGRADE
-# (the one phase 3 upgrades to; default: the newest target/upgrade/coco-secretfs_*_amd64.deb).
+# (the one phase 3 upgrades to; default: the newest target/upgrade/coco-secretfs_*_amd64.deb),
+# VM_PHASE3_CHECKS (all; "consumers": phase 3 stops after the policy's consumers and the
+# reload, skipping the rm, the restarts and the package's life: for developing those checks).
 
 set -u
 set -o pipefail
@@ -95,7 +104,7 @@ stop() {
 phases=${*:-1 2 3 4}
 
 # ---------------------------------------------------------------- prerequisites
-for tool in qemu-system-x86_64 gcc make cpio sparse timeout od cmp; do
+for tool in qemu-system-x86_64 gcc make cpio sparse timeout od cmp sha256sum; do
 	command -v $tool >/dev/null ||
 		stop "tool '$tool' present (install with: sh scripts/ensure-deps.sh vm)"
 done
@@ -135,17 +144,24 @@ else
 fi
 
 # ---------------------------------------------------------------- the page
-# Secrets: GUID and data. The second one is the one phase 2 removes, so that the
-# bytes on both sides of it prove untouched.
+# Secrets: GUID and data. The second one is the one phases 2 and 3 remove, so that the
+# bytes on both sides of it prove untouched. Phase 3's policy gives the first to LUKS
+# (name=luks-key, once), the third to a service's LoadCredential= (root's, 0400) and the
+# fourth to a non-root user.
 GUIDS=(736869e5-84f0-4973-92ec-06879ce3da0b
 	2cf13667-ea72-4013-9dd6-155e89c5a28f
-	e6f5a162-d67f-4750-a67c-5d065f2a9910)
+	e6f5a162-d67f-4750-a67c-5d065f2a9910
+	1ee27366-0c87-43a6-af48-28543eaf7cb0)
+LUKS_GUID=${GUIDS[0]}
 REMOVE_GUID=${GUIDS[1]}
+CRED_GUID=${GUIDS[2]}
+READER_GUID=${GUIDS[3]}
 SECRETS=$OUT/initramfs/coco/secrets
 mkdir -p "$SECRETS"
 printf 'vm-test LUKS passphrase: stapled horse battery\0' >"$SECRETS/${GUIDS[0]}"
 printf 'test secret' >"$SECRETS/${GUIDS[1]}"
 printf '{"kid-vm-test":"c2VjcmV0IGtleSBieXRlcyBmb3IgdGhlIFZNIHRlc3Q="}' >"$SECRETS/${GUIDS[2]}"
+printf '{"client_id":"vm-test","key":"a2V5IGZvciB0aGUgVk0gdGVzdCByZWFkZXI="}' >"$SECRETS/${GUIDS[3]}"
 
 # GUID text -> its 16 bytes as printf escapes, EFI mixed-endian (first three
 # fields little-endian).
@@ -233,12 +249,24 @@ cp "$PAGE" "$OUT/initramfs/coco/phase1-expected.bin"
 zero_range "$OUT/initramfs/coco/phase1-expected.bin" $ERASE_OFF $ERASE_LEN
 zero_range "$OUT/initramfs/coco/phase1-expected.bin" $((SIZE - 8)) 8
 # Phases 2 and 3 remove the second secret: its GUID and data become zero, its length stays.
+# In phase 3 the LUKS secret (the first) goes too, once systemd-cryptsetup has read it.
 RM_OFF=${OFFS[1]}
 RM_LEN=$(u32_at "$PAGE" $((RM_OFF + 16)))
+LUKS_OFF=${OFFS[0]}
+LUKS_LEN=$(u32_at "$PAGE" $((LUKS_OFF + 16)))
+wipe_entry() { # wipe_entry FILE OFF LEN: as an unlink leaves an entry
+	zero_range "$1" "$2" 16
+	zero_range "$1" $(($2 + 20)) $(($3 - 20))
+}
 cp "$PAGE" "$OUT/initramfs/coco/phase2-expected.bin"
-zero_range "$OUT/initramfs/coco/phase2-expected.bin" "$RM_OFF" 16
-zero_range "$OUT/initramfs/coco/phase2-expected.bin" $((RM_OFF + 20)) $((RM_LEN - 20))
+wipe_entry "$OUT/initramfs/coco/phase2-expected.bin" "$RM_OFF" "$RM_LEN"
 cp "$OUT/initramfs/coco/phase2-expected.bin" "$OUT/phase3-expected.bin"
+wipe_entry "$OUT/phase3-expected.bin" "$LUKS_OFF" "$LUKS_LEN"
+PHASE3_CHECKS=${VM_PHASE3_CHECKS:-all}
+if [ "$PHASE3_CHECKS" = consumers ]; then  # no rm: only the LUKS secret goes
+	cp "$PAGE" "$OUT/phase3-expected.bin"
+	wipe_entry "$OUT/phase3-expected.bin" "$LUKS_OFF" "$LUKS_LEN"
+fi
 cp "$PAGE" "$OUT/page.bin"
 
 # ---------------------------------------------------------------- the initramfs
@@ -250,7 +278,9 @@ chmod 755 "$IRD/init"
 cp "$HERE/guest/systemd-checks" "$HERE/guest/coco-vm-test.service" "$IRD/coco/"
 cp "$OUT/build/coco_secret_shim.ko" "$OUT/probe" "$IRD/coco/"
 
-# Modules for FUSE, 9p over virtio and overlayfs, with their dependencies first (modules.dep).
+# Modules for FUSE, 9p over virtio and overlayfs, with their dependencies first (modules.dep);
+# for phase 3's LUKS volume a loop device and dm-crypt with aes-xts (AES itself is built in),
+# and AF_ALG, which libcryptsetup uses for its key slots.
 declare -A seen=()
 add_module() { # add_module kernel/path/x.ko
 	local m=$1 dep
@@ -263,7 +293,7 @@ add_module() { # add_module kernel/path/x.ko
 	basename "$m" >>"$IRD/coco/modules.order"
 }
 : >"$IRD/coco/modules.order"
-for name in fuse 9p 9pnet_virtio virtio_pci overlay; do
+for name in fuse 9p 9pnet_virtio virtio_pci overlay loop dm-mod dm-crypt ecb xts af_alg algif_skcipher; do
 	m=$(grep -o "^kernel/[^:]*/$name\.ko[^:]*" "$MODDIR/modules.dep" | head -n1)
 	[ -n "$m" ] && add_module "$m" || stop "module $name of $KVER found"
 done
@@ -285,6 +315,9 @@ JAVA_OPTS='$JAVA_OPTS'
 ALL_GUIDS='$(printf '%s\n' "${GUIDS[@]}" | sort | tr '\n' ' ')'
 KEPT_GUIDS='$(printf '%s\n' "${GUIDS[@]}" | grep -v "$REMOVE_GUID" | sort | tr '\n' ' ')'
 REMOVE_GUID=$REMOVE_GUID
+LUKS_GUID=$LUKS_GUID
+CRED_GUID=$CRED_GUID
+READER_GUID=$READER_GUID
 KVER=$KVER
 DEB='$DEB'
 START_TIMEOUT=$START_TIMEOUT
@@ -477,13 +510,15 @@ report_vm() {
 	rm -f "$RAM"
 }
 
-# removed_entry_wiped PHASE: the removed entry, spelled out: GUID and data zero, length kept.
+# removed_entry_wiped PHASE [WHAT OFF LEN]: the removed entry (by default the one rm
+# removes), spelled out: GUID and data zero, length kept.
 removed_entry_wiped() {
-	local p=$OUT/pmem-$1.bin what="phase $1: removed entry at $RM_OFF: GUID and $((RM_LEN - 20)) data bytes zero, length $RM_LEN kept"
+	local p=$OUT/pmem-$1.bin off=${3:-$RM_OFF} len=${4:-$RM_LEN}
+	local what="phase $1: ${2:-removed} entry at $off: GUID and $((len - 20)) data bytes zero, length $len kept"
 	[ -f "$p" ] || return
-	if [ "$(hex_at "$p" "$RM_OFF" 16)" = "00000000000000000000000000000000" ] &&
-		[ "$(hex_at "$p" $((RM_OFF + 20)) $((RM_LEN - 20)) | tr -d 0)" = "" ] &&
-		[ "$(u32_at "$p" $((RM_OFF + 16)))" = "$RM_LEN" ]; then
+	if [ "$(hex_at "$p" "$off" 16)" = "00000000000000000000000000000000" ] &&
+		[ "$(hex_at "$p" $((off + 20)) $((len - 20)) | tr -d 0)" = "" ] &&
+		[ "$(u32_at "$p" $((off + 16)))" = "$len" ]; then
 		pass "$what"
 	else
 		fail "$what"
@@ -544,7 +579,9 @@ for phase in $phases; do
 		# The guest boots the host's own systemd; the package's Depends must be installed
 		# here (the guest's root is this one), dkms among them.
 		missing=""
-		for tool in dkms /lib/systemd/systemd systemctl journalctl deb-systemd-helper dpkg-deb; do
+		CRYPTSETUP=$(PATH=$PATH:/usr/sbin:/sbin command -v cryptsetup)
+		for tool in dkms /lib/systemd/systemd systemctl journalctl deb-systemd-helper dpkg-deb \
+			/lib/systemd/systemd-cryptsetup $CRYPTSETUP setpriv; do
 			command -v $tool >/dev/null || missing="$missing $tool"
 		done
 		if [ -n "$missing" ]; then
@@ -569,8 +606,27 @@ for phase in $phases; do
 			DEB_VERSION='$v1'
 			DEB2='$DEB2'
 			DEB2_VERSION='$v2'
+			PHASE3_CHECKS='$PHASE3_CHECKS'
 		EOF
 		cp "$OUT/phase3-expected.bin" "$OUT/share-3/expected.bin"
+		# The LUKS data volume: a file, its passphrase every byte of the first secret (its
+		# NUL included, as crypttab reads a key file). Argon2id as Debian's default, at a cost
+		# TCG affords; with it, unlike PBKDF2 (whose HMAC pads a short key with zeros), the
+		# same passphrase without its NUL is another one.
+		luks=$OUT/share-3/luks.img
+		rm -f "$luks" && truncate -s 2M "$luks" &&
+			"$CRYPTSETUP" luksFormat --batch-mode --type luks2 --pbkdf argon2id --pbkdf-memory 32 \
+				--pbkdf-parallel 1 --pbkdf-force-iterations 4 --luks2-metadata-size 16k \
+				--luks2-keyslots-size 512k --key-file "$SECRETS/$LUKS_GUID" "$luks" >"$OUT/luks.log" 2>&1 ||
+			{ sed 's/^/  /' "$OUT/luks.log"; fail "phase 3: a LUKS2 volume made with cryptsetup"; continue; }
+		head -c -1 "$SECRETS/$LUKS_GUID" >"$OUT/luks-key-without-nul"
+		if "$CRYPTSETUP" open --test-passphrase --key-file "$SECRETS/$LUKS_GUID" "$luks" &&
+			! "$CRYPTSETUP" open --test-passphrase --key-file "$OUT/luks-key-without-nul" "$luks" 2>/dev/null; then
+			pass "phase 3: a LUKS2 volume (cryptsetup) opened by the first secret, NUL included, not without it"
+		else
+			fail "phase 3: a LUKS2 volume (cryptsetup) opened by the first secret, NUL included, not without it"
+		fi
+		rm -f "$OUT/luks-key-without-nul"
 		# Booted as a confidential VM boots (OVMF publishes the area): the installed
 		# package finds it with no modprobe options at all.
 		efi_ready || continue
@@ -578,7 +634,9 @@ for phase in $phases; do
 			-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 			-virtfs local,path="$OUT/share-3",mount_tag=results,security_model=none
 		report_vm 3 "$OUT/phase3-expected.bin" "$OUT/share-3/guest-3.results"
-		removed_entry_wiped 3
+		[ "$PHASE3_CHECKS" = consumers ] || removed_entry_wiped 3
+		removed_entry_wiped 3 "LUKS key's (once, after systemd-cryptsetup read it)" "$LUKS_OFF" "$LUKS_LEN"
+		rm -f "$OUT/share-3/luks.img"
 		;;
 	4)
 		efi_ready || continue
