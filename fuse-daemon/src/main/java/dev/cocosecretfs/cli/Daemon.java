@@ -10,6 +10,7 @@ import dev.cocosecretfs.platform.ExclusiveLock;
 import dev.cocosecretfs.platform.Hardening;
 import dev.cocosecretfs.platform.ServiceJob;
 import dev.cocosecretfs.platform.SystemdNotify;
+import dev.cocosecretfs.platform.Native;
 import dev.cocosecretfs.policy.Policy;
 import dev.cocosecretfs.policy.PolicyException;
 import dev.cocosecretfs.policy.PolicyFile;
@@ -229,7 +230,13 @@ final class Daemon {
      * From now on SIGHUP reloads the policy from {@code file} (systemd's ExecReload). Without a policy
      * file SIGHUP keeps the JVM's default: the daemon ends, as it always has.
      */
+    private static final int SIGHUP = 1;
+
     private static void reloadOnHangUp(SecretFs fs, PolicyFile file) {
+        // A daemon started under nohup (or by anything else that ignores SIGHUP) inherits SIGHUP
+        // ignored, and the JVM then installs no handler for it, silently: the reload would never
+        // come. Its default is restored first; the handler replaces it at once.
+        Native.libc().resetSignal(SIGHUP);
         try {
             Signal.handle(new Signal("HUP"), s -> reload(fs, file));
         } catch (IllegalArgumentException e) {

@@ -107,6 +107,7 @@ public final class LibC {
     private static final CallContext P_I = context(PTR, INT);
     private static final CallContext P_PSIIIL = context(PTR, PTR, SIZE, INT, INT, INT, SSIZE);
     private static final CallContext V_P = context(Type.VOID, PTR);
+    private static final CallContext P_IP = context(PTR, INT, PTR);
     private static final CallContext I_PPPSP = context(INT, PTR, PTR, PTR, SIZE, PTR);
 
     private final long open;
@@ -144,6 +145,7 @@ public final class LibC {
     private final long getgid;
     private final long strerror;
     private final long getpwnamR;
+    private final long signal;
     private final long getgrnamR;
 
     private LibC(Library c) {
@@ -181,6 +183,7 @@ public final class LibC {
         getgid = symbol(c, "getgid");
         strerror = symbol(c, "strerror");
         getpwnamR = symbol(c, "getpwnam_r");
+        signal = symbol(c, "signal");
         getgrnamR = symbol(c, "getgrnam_r");
     }
 
@@ -389,6 +392,11 @@ public final class LibC {
 
     public int getgid() {
         return (int) INVOKER.invokeL0(I_V, getgid);
+    }
+
+    /** signal(2) with SIG_DFL: the signal's default disposition back, ignored or not before. */
+    public void resetSignal(int signum) {
+        INVOKER.invokeL2(P_IP, signal, signum, 0);
     }
 
     /** getpwnam_r(3): 0 and {@code *result} set (NULL: no such user), or an error number such as ERANGE. */
