@@ -36,6 +36,8 @@ import org.junit.jupiter.api.io.TempDir;
 class PolicyIT {
     static final String EACCES = "Permission denied";
     static final String ABSENT = "a1b2c3d4-0000-4000-8000-000000000001";
+    /** How systemd's unlinkat_deallocate() opens a key file that keyfile-erase is to erase, before it unlinks it. */
+    static final int ERASE_OPEN = Sys.O_WRONLY | Sys.O_CLOEXEC | Sys.O_NOCTTY | Sys.O_NOFOLLOW | Sys.O_NONBLOCK;
 
     @TempDir
     Path tmp;
@@ -295,7 +297,7 @@ class PolicyIT {
     }
 
     @Test
-    @DisplayName("the LUKS line under systemd-cryptsetup's keyfile-erase: open for writing refused, read, close (wiped), unlink")
+    @DisplayName("the LUKS line under systemd-cryptsetup's keyfile-erase, through its link: read, close (once wipes), the open for erasing refused, the unlink finds nothing")
     void keyfileErase() throws Exception {
         writePolicy("{0} name=luks-key owner=root group=disk mode=0440 once");
         try (CocoDaemon d = mount()) {
@@ -303,11 +305,33 @@ class PolicyIT {
             byte[] path = Sys.path(key.toString());
             assertThat(Sys.C.open(path, Sys.O_WRONLY, 0)).as("open for writing").isEqualTo(-1);
             assertThat(Sys.errno()).isEqualTo(Sys.EPERM);
+            assertThat(Sys.C.open(path, ERASE_OPEN, 0)).as("open for erasing, the link still there").isEqualTo(-1);
+            assertThat(Sys.errno()).as("a link opened O_NOFOLLOW").isEqualTo(Sys.ELOOP);
             assertThat(page.isSecret(0, Files.readAllBytes(key))).as("the key file holds every byte").isTrue();
             deleted.add(0);
             d.awaitLog("wiped secret " + guid(0));
+            assertThat(Sys.C.open(path, ERASE_OPEN, 0)).as("open for erasing, once done").isEqualTo(-1);
+            assertThat(Sys.errno()).as("systemd stops here: nothing left to erase").isEqualTo(Sys.ENOENT);
             assertThat(Sys.C.unlink(path)).as("unlinking the path it was given").isEqualTo(-1);
             assertThat(Sys.errno()).isEqualTo(Sys.ENOENT);
+            assertThat(Files.exists(file(0))).isFalse();
+            assertThat(page.isSecret(1, Files.readAllBytes(file(1)))).as("others stay").isTrue();
+        }
+    }
+
+    @Test
+    @DisplayName("keyfile-erase on the GUID's own file, no once: the open for erasing refused, the unlink wipes it")
+    void keyfileEraseOnTheGuid() throws Exception {
+        writePolicy("{0} owner=root group=disk mode=0440");
+        try (CocoDaemon d = mount()) {
+            byte[] path = Sys.path(file(0).toString());
+            assertThat(page.isSecret(0, Files.readAllBytes(file(0)))).as("the key file holds every byte").isTrue();
+            assertThat(Files.readAllBytes(backing)).as("a read alone wipes nothing").isEqualTo(page.bytes);
+            assertThat(Sys.C.open(path, ERASE_OPEN, 0)).as("open for erasing").isEqualTo(-1);
+            assertThat(Sys.errno()).isEqualTo(Sys.EPERM);
+            assertThat(Sys.C.unlink(path)).as("unlinking the GUID's file").isZero();
+            deleted.add(0);
+            d.awaitLog("wiped secret " + guid(0));
             assertThat(Files.exists(file(0))).isFalse();
             assertThat(page.isSecret(1, Files.readAllBytes(file(1)))).as("others stay").isTrue();
         }

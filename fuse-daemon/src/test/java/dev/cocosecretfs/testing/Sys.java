@@ -26,6 +26,10 @@ public interface Sys {
     int O_TRUNC = 01000;
     int O_DIRECTORY = 0200000;
     int O_PATH = 010000000;
+    int O_NOCTTY = 0400;
+    int O_NONBLOCK = 04000;
+    int O_NOFOLLOW = 0400000;
+    int O_CLOEXEC = 02000000;
 
     int EPERM = 1;
     int ENOENT = 2;
@@ -38,6 +42,7 @@ public interface Sys {
     int EFBIG = 27;
     int EROFS = 30;
     int ENAMETOOLONG = 36;
+    int ELOOP = 40;
 
     int RLIMIT_FSIZE = 1;
     int RLIMIT_NOFILE = 7;
