@@ -73,8 +73,6 @@ public final class SecretFs implements Operations.Callbacks {
      * directory's lock, which forgetting a name takes), so every use of a link asks the daemon.
      */
     private static final double LINK_TIMEOUT_SECONDS = 0;
-    /** How long a reload waits for the kernel to take its notifications. */
-    private static final long NOTIFY_WAIT_MS = 3000;
     private static final int S_IFDIR = 0040000;
     private static final int S_IFREG = 0100000;
     private static final int S_IFLNK = 0120000;
@@ -147,22 +145,7 @@ public final class SecretFs implements Operations.Callbacks {
         checkNotNull(policy, "policy");
         View old = view;
         view = View.of(policy, directory);
-        // The kernel takes locks for these notifications that a request in flight may hold; a stuck one
-        // must not hold up the reload (or the next SIGHUP). What it would drop expires anyway: a
-        // secret's attributes after TIMEOUT_SECONDS, a link's at once.
-        Thread notifier = new Thread(() -> forgetCached(old), "coco-reload-notify");
-        notifier.setDaemon(true);
-        notifier.start();
-        try {
-            notifier.join(NOTIFY_WAIT_MS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        if (notifier.isAlive()) {
-            LOG.log(System.Logger.Level.DEBUG, "the kernel has not taken the reload''s notifications within {0} ms;"
-                    + " what it caches expires within {1} s", String.valueOf(NOTIFY_WAIT_MS),
-                    String.valueOf(TIMEOUT_SECONDS));
-        }
+        forgetCached(old);
     }
 
     /**
