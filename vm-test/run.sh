@@ -260,13 +260,13 @@ wipe_entry() { # wipe_entry FILE OFF LEN: as an unlink leaves an entry
 }
 cp "$PAGE" "$OUT/initramfs/coco/phase2-expected.bin"
 wipe_entry "$OUT/initramfs/coco/phase2-expected.bin" "$RM_OFF" "$RM_LEN"
-cp "$OUT/initramfs/coco/phase2-expected.bin" "$OUT/phase3-expected.bin"
-wipe_entry "$OUT/phase3-expected.bin" "$LUKS_OFF" "$LUKS_LEN"
 PHASE3_CHECKS=${VM_PHASE3_CHECKS:-all}
 if [ "$PHASE3_CHECKS" = consumers ]; then  # no rm: only the LUKS secret goes
 	cp "$PAGE" "$OUT/phase3-expected.bin"
-	wipe_entry "$OUT/phase3-expected.bin" "$LUKS_OFF" "$LUKS_LEN"
+else
+	cp "$OUT/initramfs/coco/phase2-expected.bin" "$OUT/phase3-expected.bin"
 fi
+wipe_entry "$OUT/phase3-expected.bin" "$LUKS_OFF" "$LUKS_LEN"
 cp "$PAGE" "$OUT/page.bin"
 
 # ---------------------------------------------------------------- the initramfs

@@ -8,9 +8,9 @@ import dev.cocosecretfs.fuse.Ownership;
 import dev.cocosecretfs.fuse.SecretFs;
 import dev.cocosecretfs.platform.ExclusiveLock;
 import dev.cocosecretfs.platform.Hardening;
+import dev.cocosecretfs.platform.Native;
 import dev.cocosecretfs.platform.ServiceJob;
 import dev.cocosecretfs.platform.SystemdNotify;
-import dev.cocosecretfs.platform.Native;
 import dev.cocosecretfs.policy.Policy;
 import dev.cocosecretfs.policy.PolicyException;
 import dev.cocosecretfs.policy.PolicyFile;
@@ -34,6 +34,7 @@ final class Daemon {
     /** Descriptors the daemon needs: the JVM's own, the jar, libfuse's, /dev/fuse, the backing, the locks. */
     static final long MIN_OPEN_FILES = 32;
     private static final Path LIMITS = Path.of("/proc/self/limits");
+    private static final int SIGHUP = 1;
 
     private Daemon() {}
 
@@ -230,8 +231,6 @@ final class Daemon {
      * From now on SIGHUP reloads the policy from {@code file} (systemd's ExecReload). Without a policy
      * file SIGHUP keeps the JVM's default: the daemon ends, as it always has.
      */
-    private static final int SIGHUP = 1;
-
     private static void reloadOnHangUp(SecretFs fs, PolicyFile file) {
         // A daemon started under nohup (or by anything else that ignores SIGHUP) inherits SIGHUP
         // ignored, and the JVM then installs no handler for it, silently: the reload would never

@@ -145,8 +145,8 @@ public final class LibC {
     private final long getgid;
     private final long strerror;
     private final long getpwnamR;
-    private final long signal;
     private final long getgrnamR;
+    private final long signal;
 
     private LibC(Library c) {
         open = symbol(c, "open");
@@ -183,8 +183,8 @@ public final class LibC {
         getgid = symbol(c, "getgid");
         strerror = symbol(c, "strerror");
         getpwnamR = symbol(c, "getpwnam_r");
-        signal = symbol(c, "signal");
         getgrnamR = symbol(c, "getgrnam_r");
+        signal = symbol(c, "signal");
     }
 
     /**
